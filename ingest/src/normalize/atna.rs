@@ -1,0 +1,5 @@
+//! Placeholder being written.
+use ward_schemas::Event;
+use crate::record::Record;
+use crate::NormalizeError;
+pub(crate) fn normalize(_r: &Record<'_>, _out: &mut Vec<Event>) -> Result<(), NormalizeError> { Err(NormalizeError::Unrecognized) }
