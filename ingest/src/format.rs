@@ -82,9 +82,11 @@ impl Format {
         let has = |key: &str| object.get(key).is_some();
         if has("resourceType") {
             Some(Format::FhirAuditEvent)
-        } else if object.get("Event").and_then(|e| e.as_object()).is_some_and(|e| {
-            e.get("System").is_some()
-        }) {
+        } else if object
+            .get("Event")
+            .and_then(|e| e.as_object())
+            .is_some_and(|e| e.get("System").is_some())
+        {
             Some(Format::WindowsEvtxJson)
         } else if has("winlog") || (has("EventID") && (has("Channel") || has("SourceName"))) {
             Some(Format::WindowsJson)
@@ -118,7 +120,11 @@ pub struct UnknownFormat {
 }
 
 fn known_names() -> String {
-    Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+    Format::ALL
+        .iter()
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl FromStr for Format {
@@ -128,7 +134,9 @@ impl FromStr for Format {
         Format::ALL
             .into_iter()
             .find(|f| f.name().eq_ignore_ascii_case(name.trim()))
-            .ok_or_else(|| UnknownFormat { given: name.to_owned() })
+            .ok_or_else(|| UnknownFormat {
+                given: name.to_owned(),
+            })
     }
 }
 

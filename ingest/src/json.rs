@@ -45,7 +45,8 @@ impl<'a> Object<'a> {
 
     /// The first of `keys` that is present with a meaningful value (see [`Value::text`]).
     pub(crate) fn text_of(&self, keys: &[&str]) -> Option<Cow<'_, str>> {
-        keys.iter().find_map(|key| self.get(key).and_then(Value::text))
+        keys.iter()
+            .find_map(|key| self.get(key).and_then(Value::text))
     }
 
     /// The value at a path of member names.
@@ -122,7 +123,9 @@ impl<'a> Value<'a> {
 
     /// The value as a port number (1 to 65535 as a number or string; 0 counts as absent).
     pub(crate) fn as_port(&self) -> Option<u16> {
-        self.as_i64().and_then(|n| u16::try_from(n).ok()).filter(|&p| p != 0)
+        self.as_i64()
+            .and_then(|n| u16::try_from(n).ok())
+            .filter(|&p| p != 0)
     }
 
     /// The value as a boolean, from `true`/`false`, `"true"`/`"false"`, `"T"`/`"F"`, 1/0.
@@ -271,8 +274,14 @@ mod tests {
     #[test]
     fn strings_without_escapes_borrow() {
         let object = Object::parse(br#"{"Hostname": "WORKSTATION6", "Path": "C:\\x"}"#).unwrap();
-        assert!(matches!(object.get("Hostname"), Some(Value::Str(Cow::Borrowed(_)))));
-        assert_eq!(object.get("Path").and_then(Value::text).as_deref(), Some("C:\\x"));
+        assert!(matches!(
+            object.get("Hostname"),
+            Some(Value::Str(Cow::Borrowed(_)))
+        ));
+        assert_eq!(
+            object.get("Path").and_then(Value::text).as_deref(),
+            Some("C:\\x")
+        );
     }
 
     #[test]
@@ -284,7 +293,9 @@ mod tests {
     #[test]
     fn paths_descend_objects() {
         let object = Object::parse(br#"{"Event": {"System": {"EventID": 7045}}}"#).unwrap();
-        let id = object.path(&["Event", "System", "EventID"]).and_then(Value::as_i64);
+        let id = object
+            .path(&["Event", "System", "EventID"])
+            .and_then(Value::as_i64);
         assert_eq!(id, Some(7045));
         assert!(object.path(&["Event", "Nope", "EventID"]).is_none());
     }

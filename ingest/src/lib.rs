@@ -13,7 +13,7 @@
 //! - The format is detected per record unless the caller fixes it ([`FormatChoice`]).
 //!
 //! Modules:
-//! - [`format`]: the formats ward reads, by name, and per-record detection.
+//! - [`format`](mod@format): the formats ward reads, by name, and per-record detection.
 //! - [`record`]: a record and the context its container gives it (headers, log names).
 //! - [`normalize`]: one normalizer per format, and the dispatch between them.
 //! - [`read`]: files and folders to records: JSON lines, arrays and streams, Zeek TSV,

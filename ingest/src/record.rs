@@ -26,7 +26,12 @@ pub struct Record<'a> {
 impl<'a> Record<'a> {
     /// A record with no container context, as a Kafka message arrives.
     pub fn new(bytes: &'a [u8], provenance: &'a str) -> Self {
-        Record { bytes, provenance, hint: &Hint::None, received: None }
+        Record {
+            bytes,
+            provenance,
+            hint: &Hint::None,
+            received: None,
+        }
     }
 }
 

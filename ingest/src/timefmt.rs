@@ -57,7 +57,11 @@ fn split_offset(text: &str) -> Option<(&str, FixedOffset)> {
         return None;
     }
     let hours: i32 = digits[..2].parse().ok()?;
-    let minutes: i32 = if digits.len() == 4 { digits[2..].parse().ok()? } else { 0 };
+    let minutes: i32 = if digits.len() == 4 {
+        digits[2..].parse().ok()?
+    } else {
+        0
+    };
     let seconds = (hours * 3600 + minutes * 60) * if zone.starts_with('-') { -1 } else { 1 };
     Some((naive, FixedOffset::east_opt(seconds)?))
 }
@@ -76,25 +80,54 @@ mod tests {
     use super::*;
 
     fn iso(text: &str) -> String {
-        parse_iso(text).map(|t| t.to_string()).unwrap_or_else(|| "none".into())
+        parse_iso(text)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "none".into())
     }
 
     #[test]
     fn every_shape_seen_in_real_data() {
-        assert_eq!(iso("2020-09-20T16:16:58.212Z"), "2020-09-20T16:16:58.212000Z");
-        assert_eq!(iso("2020-09-20 16:16:56.010"), "2020-09-20T16:16:56.010000Z");
-        assert_eq!(iso("2015-03-29T11:01:38.221126-0600"), "2015-03-29T17:01:38.221126Z");
-        assert_eq!(iso("2024-09-03T13:03:17.930+02:00"), "2024-09-03T11:03:17.930000Z");
-        assert_eq!(iso("2019-01-02T03:50:11.315110"), "2019-01-02T03:50:11.315110Z");
-        assert_eq!(iso("2019-03-18T11:06:25.4852145Z"), "2019-03-18T11:06:25.485214Z");
-        assert_eq!(iso("2012-10-25T22:04:27+11:00"), "2012-10-25T11:04:27Z");
-        assert_eq!(iso("2013-09-22T00:08:00Z"), "2013-09-22T00:08:00Z");
-        assert_eq!(iso("2020-09-20 12:16:27"), "2020-09-20T12:16:27Z");
+        assert_eq!(
+            iso("2020-09-20T16:16:58.212Z"),
+            "2020-09-20T16:16:58.212000Z"
+        );
+        assert_eq!(
+            iso("2020-09-20 16:16:56.010"),
+            "2020-09-20T16:16:56.010000Z"
+        );
+        assert_eq!(
+            iso("2015-03-29T11:01:38.221126-0600"),
+            "2015-03-29T17:01:38.221126Z"
+        );
+        assert_eq!(
+            iso("2024-09-03T13:03:17.930+02:00"),
+            "2024-09-03T11:03:17.930000Z"
+        );
+        assert_eq!(
+            iso("2019-01-02T03:50:11.315110"),
+            "2019-01-02T03:50:11.315110Z"
+        );
+        assert_eq!(
+            iso("2019-03-18T11:06:25.4852145Z"),
+            "2019-03-18T11:06:25.485214Z"
+        );
+        assert_eq!(
+            iso("2012-10-25T22:04:27+11:00"),
+            "2012-10-25T11:04:27.000000Z"
+        );
+        assert_eq!(iso("2013-09-22T00:08:00Z"), "2013-09-22T00:08:00.000000Z");
+        assert_eq!(iso("2020-09-20 12:16:27"), "2020-09-20T12:16:27.000000Z");
     }
 
     #[test]
     fn nonsense_is_none() {
-        for text in ["", "yesterday", "2020-13-40T00:00:00Z", "2020-09-20T16:16:58+9", "1"] {
+        for text in [
+            "",
+            "yesterday",
+            "2020-13-40T00:00:00Z",
+            "2020-09-20T16:16:58+9",
+            "1",
+        ] {
             assert_eq!(iso(text), "none", "{text}");
         }
     }

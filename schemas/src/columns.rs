@@ -13,8 +13,7 @@
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Int32Builder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Int32Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
@@ -48,51 +47,166 @@ pub struct Column {
 }
 
 const fn col(name: &'static str, ty: ColumnType, nullable: bool, doc: &'static str) -> Column {
-    Column { name, ty, nullable, doc }
+    Column {
+        name,
+        ty,
+        nullable,
+        doc,
+    }
 }
 
 use ColumnType::{Bool, Int, Text, Time};
 
 /// Every column of the `events` table, in schema order.
 pub const COLUMNS: &[Column] = &[
-    col("event_id", Text, false, "32 hex digits derived from the record's bytes alone"),
-    col("time", Time, false, "when it happened, by the sensor's own clock, UTC"),
-    col("observed_time", Time, true, "when a collector saw it, if the record says"),
+    col(
+        "event_id",
+        Text,
+        false,
+        "32 hex digits derived from the record's bytes alone",
+    ),
+    col(
+        "time",
+        Time,
+        false,
+        "when it happened, by the sensor's own clock, UTC",
+    ),
+    col(
+        "observed_time",
+        Time,
+        true,
+        "when a collector saw it, if the record says",
+    ),
     col("source_kind", Text, false, "edr, ndr or ehr"),
-    col("source_format", Text, false, "wire format the record was read in"),
-    col("class", Text, false, "OCSF-aligned class, such as authentication or smb_activity"),
-    col("activity", Text, false, "what happened within the class, such as logon or read"),
-    col("event_code", Text, true, "the source's code: Windows event id, Zeek log, DICOM code"),
-    col("host", Text, true, "host that recorded the event, lowercase short name"),
+    col(
+        "source_format",
+        Text,
+        false,
+        "wire format the record was read in",
+    ),
+    col(
+        "class",
+        Text,
+        false,
+        "OCSF-aligned class, such as authentication or smb_activity",
+    ),
+    col(
+        "activity",
+        Text,
+        false,
+        "what happened within the class, such as logon or read",
+    ),
+    col(
+        "event_code",
+        Text,
+        true,
+        "the source's code: Windows event id, Zeek log, DICOM code",
+    ),
+    col(
+        "host",
+        Text,
+        true,
+        "host that recorded the event, lowercase short name",
+    ),
     col("host_domain", Text, true, "DNS domain of host, lowercase"),
-    col("src_host", Text, true, "initiating host: logon workstation, connection client"),
+    col(
+        "src_host",
+        Text,
+        true,
+        "initiating host: logon workstation, connection client",
+    ),
     col("src_ip", Text, true, "initiating IP address"),
     col("src_port", Int, true, "initiating port"),
     col("dst_host", Text, true, "target host"),
     col("dst_ip", Text, true, "target IP address"),
     col("dst_port", Int, true, "target port"),
-    col("protocol", Text, true, "transport or application protocol, lowercase"),
+    col(
+        "protocol",
+        Text,
+        true,
+        "transport or application protocol, lowercase",
+    ),
     col("user", Text, true, "acting account, lowercase short name"),
     col("user_domain", Text, true, "domain of user, lowercase"),
-    col("logon_type", Int, true, "Windows logon type: 2 interactive, 3 network, 10 remote"),
+    col(
+        "logon_type",
+        Int,
+        true,
+        "Windows logon type: 2 interactive, 3 network, 10 remote",
+    ),
     col("logon_id", Text, true, "Windows logon session id as logged"),
-    col("process_name", Text, true, "acting process executable name, lowercase"),
+    col(
+        "process_name",
+        Text,
+        true,
+        "acting process executable name, lowercase",
+    ),
     col("process_path", Text, true, "acting process full path"),
     col("command_line", Text, true, "acting process command line"),
-    col("parent_process_name", Text, true, "parent process executable name, lowercase"),
+    col(
+        "parent_process_name",
+        Text,
+        true,
+        "parent process executable name, lowercase",
+    ),
     col("service_name", Text, true, "service or scheduled task name"),
-    col("share_name", Text, true, "SMB share, upper case, without host: ADMIN$, C$, IPC$"),
-    col("share_target", Text, true, "file or named pipe opened on the share"),
+    col(
+        "share_name",
+        Text,
+        true,
+        "SMB share, upper case, without host: ADMIN$, C$, IPC$",
+    ),
+    col(
+        "share_target",
+        Text,
+        true,
+        "file or named pipe opened on the share",
+    ),
     col("file_path", Text, true, "file or registry path"),
-    col("patient_id", Text, true, "patient whose record was touched (PHI)"),
-    col("ehr_action", Text, true, "create, read, update, delete or execute"),
-    col("ehr_resource", Text, true, "what part of the record: FHIR type, DICOM object"),
-    col("purpose_of_use", Text, true, "HL7 v3 ActReason code the user gave, such as TREAT"),
-    col("break_glass", Bool, true, "emergency override of normal access control"),
+    col(
+        "patient_id",
+        Text,
+        true,
+        "patient whose record was touched (PHI)",
+    ),
+    col(
+        "ehr_action",
+        Text,
+        true,
+        "create, read, update, delete or execute",
+    ),
+    col(
+        "ehr_resource",
+        Text,
+        true,
+        "what part of the record: FHIR type, DICOM object",
+    ),
+    col(
+        "purpose_of_use",
+        Text,
+        true,
+        "HL7 v3 ActReason code the user gave, such as TREAT",
+    ),
+    col(
+        "break_glass",
+        Bool,
+        true,
+        "emergency override of normal access control",
+    ),
     col("outcome", Text, true, "success or failure"),
-    col("severity", Text, true, "informational, low, medium, high or critical"),
+    col(
+        "severity",
+        Text,
+        true,
+        "informational, low, medium, high or critical",
+    ),
     col("signature", Text, true, "the sensor's own detection name"),
-    col("provenance", Text, false, "file:LINE or topic/partition/offset of the record"),
+    col(
+        "provenance",
+        Text,
+        false,
+        "file:LINE or topic/partition/offset of the record",
+    ),
     col("raw", Text, false, "the original record"),
 ];
 
@@ -183,7 +297,11 @@ impl EventBatchBuilder {
             text: (0..TEXT_COLUMNS).map(|_| StringBuilder::new()).collect(),
             time: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
             observed_time: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
-            ports_and_types: [Int32Builder::new(), Int32Builder::new(), Int32Builder::new()],
+            ports_and_types: [
+                Int32Builder::new(),
+                Int32Builder::new(),
+                Int32Builder::new(),
+            ],
             break_glass: BooleanBuilder::new(),
             rows: 0,
         }
@@ -207,7 +325,8 @@ impl EventBatchBuilder {
             builder.append_option(value);
         }
         self.time.append_value(event.time.micros());
-        self.observed_time.append_option(event.observed_time.map(|t| t.micros()));
+        self.observed_time
+            .append_option(event.observed_time.map(|t| t.micros()));
         self.ports_and_types[0].append_option(event.src_port.map(i32::from));
         self.ports_and_types[1].append_option(event.dst_port.map(i32::from));
         self.ports_and_types[2].append_option(event.logon_type);
@@ -217,9 +336,13 @@ impl EventBatchBuilder {
 
     /// Emits the pending rows as one batch in [`event_schema`] order and resets.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let mut text: Vec<ArrayRef> =
-            self.text.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
-        let mut take = |i: usize| std::mem::replace(&mut text[i], Arc::new(StringBuilder::new().finish()));
+        let mut text: Vec<ArrayRef> = self
+            .text
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as ArrayRef)
+            .collect();
+        let mut take =
+            |i: usize| std::mem::replace(&mut text[i], Arc::new(StringBuilder::new().finish()));
         let int = |b: &mut Int32Builder| Arc::new(b.finish()) as ArrayRef;
 
         let [src_port, dst_port, logon_type] = &mut self.ports_and_types;
@@ -282,8 +405,12 @@ mod tests {
             kind: SourceKind::Edr,
             format: "windows-json",
         };
-        let mut event =
-            Event::new(origin, Timestamp::from_micros(1_600_618_616_010_000), Class::Authentication, "logon");
+        let mut event = Event::new(
+            origin,
+            Timestamp::from_micros(1_600_618_616_010_000),
+            Class::Authentication,
+            "logon",
+        );
         event.set_host("WORKSTATION6.theshire.local");
         event.set_user("pgustavo", Some("THESHIRE"));
         event.logon_type = Some(3);
@@ -298,7 +425,10 @@ mod tests {
         let json = serde_json::to_value(logon()).expect("an event serializes");
         let object = json.as_object().expect("an event is a JSON object");
         for key in object.keys() {
-            assert!(COLUMNS.iter().any(|c| c.name == key), "{key} is not a column");
+            assert!(
+                COLUMNS.iter().any(|c| c.name == key),
+                "{key} is not a column"
+            );
         }
         assert_eq!(COLUMNS.len(), 39);
         let text = COLUMNS.iter().filter(|c| c.ty == Text).count();
@@ -329,6 +459,11 @@ mod tests {
         let ports = batch.column_by_name("src_port").expect("column exists");
         let ports = arrow::array::as_primitive_array::<arrow::datatypes::Int32Type>(ports);
         assert_eq!(ports.value(0), 56608);
-        assert!(batch.column_by_name("patient_id").expect("column exists").is_null(0));
+        assert!(
+            batch
+                .column_by_name("patient_id")
+                .expect("column exists")
+                .is_null(0)
+        );
     }
 }

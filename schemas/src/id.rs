@@ -86,6 +86,9 @@ mod tests {
     fn displays_as_32_hex_digits() {
         let text = EventId::of_record(b"x").to_string();
         assert_eq!(text.len(), 32);
-        assert!(text.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            text.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
     }
 }

@@ -30,7 +30,10 @@ impl HostName {
             return None;
         }
         if name.parse::<IpAddr>().is_ok() {
-            return Some(HostName { host: name.to_ascii_lowercase(), domain: None });
+            return Some(HostName {
+                host: name.to_ascii_lowercase(),
+                domain: None,
+            });
         }
 
         let name = name.to_ascii_lowercase();
@@ -39,7 +42,10 @@ impl HostName {
                 host: host.to_owned(),
                 domain: Some(domain.to_owned()),
             }),
-            _ => Some(HostName { host: name, domain: None }),
+            _ => Some(HostName {
+                host: name,
+                domain: None,
+            }),
         }
     }
 }
@@ -79,7 +85,10 @@ impl UserName {
             .map(str::trim)
             .filter(|d| !is_placeholder(d))
             .map(str::to_lowercase);
-        Some(UserName { user: user.to_lowercase(), domain })
+        Some(UserName {
+            user: user.to_lowercase(),
+            domain,
+        })
     }
 }
 
@@ -105,8 +114,14 @@ mod tests {
         let expected = Some(("workstation6".to_owned(), Some("theshire.local".to_owned())));
         assert_eq!(host("WORKSTATION6.theshire.local"), expected);
         assert_eq!(host("workstation6.THESHIRE.LOCAL."), expected);
-        assert_eq!(host("WORKSTATION6"), Some(("workstation6".to_owned(), None)));
-        assert_eq!(host("\\\\WORKSTATION6"), Some(("workstation6".to_owned(), None)));
+        assert_eq!(
+            host("WORKSTATION6"),
+            Some(("workstation6".to_owned(), None))
+        );
+        assert_eq!(
+            host("\\\\WORKSTATION6"),
+            Some(("workstation6".to_owned(), None))
+        );
     }
 
     #[test]
@@ -129,6 +144,9 @@ mod tests {
         assert_eq!(user("THESHIRE\\pgustavo", None), expected);
         assert_eq!(user("pgustavo", Some("THESHIRE")), expected);
         assert_eq!(user("PGustavo@theshire", Some("-")), expected);
-        assert_eq!(user("pgustavo", Some("-")), Some(("pgustavo".to_owned(), None)));
+        assert_eq!(
+            user("pgustavo", Some("-")),
+            Some(("pgustavo".to_owned(), None))
+        );
     }
 }

@@ -46,7 +46,11 @@ impl Normalizer {
         events: &mut Vec<Event>,
         dead_letters: &mut Vec<DeadLetter>,
     ) {
-        let first = record.bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
+        let first = record
+            .bytes
+            .iter()
+            .copied()
+            .find(|b| !b.is_ascii_whitespace());
         if first == Some(b'[') && !matches!(self.choice, FormatChoice::Fixed(f) if !f.is_json()) {
             self.normalize_array(record, events, dead_letters);
             return;
@@ -88,7 +92,11 @@ impl Normalizer {
         };
         for (index, item) in items.iter().enumerate() {
             let provenance = format!("{}#{}", record.provenance, index);
-            let item = Record { bytes: item.get().as_bytes(), provenance: &provenance, ..*record };
+            let item = Record {
+                bytes: item.get().as_bytes(),
+                provenance: &provenance,
+                ..*record
+            };
             self.normalize(&item, events, dead_letters);
         }
     }
@@ -110,7 +118,10 @@ impl Normalizer {
             }
             _ => {
                 let object = Object::parse(record.bytes).map_err(|err| {
-                    (NormalizeError::json(format.unwrap_or(Format::WindowsJson), &err), format)
+                    (
+                        NormalizeError::json(format.unwrap_or(Format::WindowsJson), &err),
+                        format,
+                    )
                 })?;
                 let format = format
                     .or_else(|| Format::of_json(&object, record.hint))
@@ -195,7 +206,10 @@ pub(crate) fn kind_of(format: Format) -> SourceKind {
 
 /// The shared identity of every event a record yields. Fails for bytes that are not
 /// UTF-8, which no supported format allows.
-pub(crate) fn origin<'a>(record: &Record<'a>, format: Format) -> Result<Origin<'a>, NormalizeError> {
+pub(crate) fn origin<'a>(
+    record: &Record<'a>,
+    format: Format,
+) -> Result<Origin<'a>, NormalizeError> {
     let raw = std::str::from_utf8(record.bytes).map_err(|err| NormalizeError::Malformed {
         format,
         detail: format!("not valid UTF-8 at byte {}", err.valid_up_to()),

@@ -1,0 +1,42 @@
+//! What the end-to-end tests share: where the real data is, and running the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The real event data, `../shared/data` from the repository root, or `WARD_TEST_DATA`.
+pub fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("WARD_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    assert!(
+        dir.is_dir(),
+        "the real event data is missing at {}",
+        dir.display()
+    );
+    dir
+}
+
+/// Runs `ward` with `args` and returns what it did.
+pub fn ward(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(args)
+        .env("WARD_LOG", "warn")
+        .output()
+        .expect("the ward binary runs")
+}
+
+/// Parses JSON lines.
+pub fn json_lines(bytes: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).expect("every output line is JSON"))
+        .collect()
+}
+
+/// The text of a field of an event, or "" when absent.
+pub fn text<'a>(event: &'a Value, field: &str) -> &'a str {
+    event.get(field).and_then(Value::as_str).unwrap_or("")
+}
