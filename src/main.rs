@@ -2,11 +2,17 @@
 //!
 //! Commands:
 //! - `ward normalize`: reads sensor files and prints normalized events as JSON lines.
+//! - `ward run`: consumes Kafka into the Parquet lake, each record exactly once.
+//! - `ward query`: answers SQL over the lake.
+//! - `ward publish`: sends the records of sensor files to a Kafka topic.
 //!
 //! This is the only crate that uses `anyhow`; the libraries return typed errors and the
 //! binary turns them into messages for the operator.
 
 mod normalize;
+mod publish;
+mod query;
+mod run;
 
 use std::process::ExitCode;
 
@@ -27,13 +33,23 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Normalize(normalize::NormalizeArgs),
+    Run(run::RunArgs),
+    Query(query::QueryArgs),
+    Publish(publish::PublishArgs),
 }
 
 fn main() -> ExitCode {
-    install_tracing();
     let cli = Cli::parse();
+    // The service logs its lifecycle by default; the one-shot tools only what went wrong.
+    install_tracing(match cli.command {
+        Command::Run(_) => "info",
+        _ => "warn",
+    });
     let result = match cli.command {
         Command::Normalize(args) => normalize::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Publish(args) => publish::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,10 +60,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr, filtered by `WARD_LOG` (for example `WARD_LOG=debug`), warnings and
-/// errors only by default.
-fn install_tracing() {
-    let filter = EnvFilter::try_from_env("WARD_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+/// Logs go to stderr, filtered by `WARD_LOG` (for example `WARD_LOG=debug`), else at the
+/// command's default level.
+fn install_tracing(default: &str) {
+    let filter = EnvFilter::try_from_env("WARD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -18,6 +18,8 @@
 //! - [`normalize`]: one normalizer per format, and the dispatch between them.
 //! - [`read`]: files and folders to records: JSON lines, arrays and streams, Zeek TSV,
 //!   CSV, XML, gzip.
+//! - [`kafka`]: a consumer-group member that resumes where the lake ends, and the
+//!   dead-letter topic.
 //! - [`dead_letter`]: what is kept of a record that could not be normalized.
 //! - [`error`]: why a record could not be normalized.
 //! - `json`: a borrowed JSON tree tolerant of the type drift real sensors show.
@@ -29,6 +31,7 @@ pub mod dead_letter;
 pub mod error;
 pub mod format;
 mod json;
+pub mod kafka;
 pub mod normalize;
 pub mod read;
 pub mod record;

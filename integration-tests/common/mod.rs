@@ -1,4 +1,13 @@
-//! What the end-to-end tests share: where the real data is, and running the binary.
+//! What the end-to-end tests share: where the real data is, running the binary, and a
+//! real broker.
+
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of this module"
+)]
+
+pub mod broker;
+pub mod lake;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

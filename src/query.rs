@@ -1,0 +1,159 @@
+//! `ward query`: SQL over the lake with DataFusion.
+//!
+//! Tables: `events` (Hive-partitioned by `source` and `date`) and `dead_letters`
+//! (partitioned by `date`). The partition columns can be used in `WHERE` clauses, and a
+//! filter on them reads only the matching folders: `WHERE date = '2020-09-20'` over
+//! years of data reads one day.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::SessionContext;
+
+/// Answer SQL over the lake: tables `events` and `dead_letters`.
+///
+/// Example: ward query --lake lake "SELECT source, class, count(*) FROM events GROUP BY
+/// 1, 2 ORDER BY 3 DESC"
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The lake folder.
+    #[arg(long, value_name = "DIR")]
+    lake: PathBuf,
+
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+
+    /// The SQL statement.
+    sql: String,
+}
+
+/// How `ward query` prints results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per row, per line.
+    Json,
+}
+
+/// Runs `ward query`.
+pub fn run(args: QueryArgs) -> Result<()> {
+    if !args.lake.is_dir() {
+        bail!(
+            "no lake at {}: pass the folder `ward run --lake` writes",
+            args.lake.display()
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the query runtime")?;
+    let batches = runtime.block_on(execute(&args.lake, &args.sql))?;
+    print(&batches, args.format).or_else(|err| {
+        if err.kind() == io::ErrorKind::BrokenPipe {
+            Ok(())
+        } else {
+            Err(err)
+        }
+    })?;
+    Ok(())
+}
+
+/// A session with the lake's tables registered.
+pub async fn session(lake: &Path) -> Result<SessionContext> {
+    let ctx = SessionContext::new();
+    register(
+        &ctx,
+        lake,
+        ward_storage::EVENTS,
+        ward_schemas::event_schema(),
+        &["source", "date"],
+    )
+    .await?;
+    register(
+        &ctx,
+        lake,
+        ward_storage::DEAD_LETTERS,
+        ward_storage::dead_letter_schema(),
+        &["date"],
+    )
+    .await?;
+    Ok(ctx)
+}
+
+async fn execute(lake: &Path, sql: &str) -> Result<Vec<RecordBatch>> {
+    let ctx = session(lake).await?;
+    let frame = ctx.sql(sql).await.context("invalid query")?;
+    frame.collect().await.context("the query failed")
+}
+
+async fn register(
+    ctx: &SessionContext,
+    lake: &Path,
+    table: &str,
+    schema: SchemaRef,
+    partitions: &[&str],
+) -> Result<()> {
+    let dir = ward_storage::table_dir(lake, table);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the table folder {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("cannot open {}", dir.display()))?;
+    let url = ListingTableUrl::parse(format!("{}/", dir.display()))
+        .with_context(|| format!("cannot read the table folder {}", dir.display()))?;
+    let partition_cols = partitions
+        .iter()
+        .map(|p| (p.to_string(), DataType::Utf8))
+        .collect();
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(partition_cols);
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(schema);
+    let provider = ListingTable::try_new(config).context("cannot describe the table")?;
+    ctx.register_table(table, Arc::new(provider))
+        .context("cannot register the table")?;
+    Ok(())
+}
+
+fn print(batches: &[RecordBatch], format: OutputFormat) -> io::Result<()> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match format {
+        OutputFormat::Table => {
+            let table = datafusion::arrow::util::pretty::pretty_format_batches(batches)
+                .map_err(io::Error::other)?;
+            writeln!(out, "{table}")?;
+        }
+        OutputFormat::Csv => {
+            let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut out);
+            for batch in batches {
+                writer.write(batch).map_err(io::Error::other)?;
+            }
+        }
+        OutputFormat::Json => {
+            let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(&mut out);
+            for batch in batches {
+                writer.write(batch).map_err(io::Error::other)?;
+            }
+            writer.finish().map_err(io::Error::other)?;
+        }
+    }
+    out.flush()
+}

@@ -1,0 +1,241 @@
+//! `ward run` configuration: what the file and the flags say, then the validated
+//! settings the service runs with.
+//!
+//! The file is TOML; every key is optional and flags override it:
+//!
+//! ```toml
+//! brokers = "kafka-1:9092,kafka-2:9092"
+//! group = "ward"
+//! lake = "/var/lib/ward/lake"
+//! topics = ["edr", "ndr", "ehr"]
+//! dead_letter_topic = "ward-dead-letters"   # also send dead letters here
+//!
+//! [formats]          # fix a topic's format instead of detecting it per record
+//! edr = "windows-json"
+//!
+//! [batch]            # a batch becomes Parquet files when any bound is reached
+//! max_rows = 100000
+//! max_bytes = 33554432
+//! max_wait = "5s"
+//!
+//! [kafka]
+//! session_timeout = "10s"
+//! queue_limit_kib = 65536
+//! [kafka.properties]  # passed to librdkafka as given
+//! "security.protocol" = "ssl"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use ward_ingest::FormatChoice;
+use ward_ingest::kafka::KafkaSettings;
+
+/// The configuration file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    brokers: Option<String>,
+    group: Option<String>,
+    lake: Option<PathBuf>,
+    topics: Option<Vec<String>>,
+    dead_letter_topic: Option<String>,
+    #[serde(default)]
+    formats: BTreeMap<String, String>,
+    #[serde(default)]
+    batch: BatchConfig,
+    #[serde(default)]
+    kafka: KafkaConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchConfig {
+    max_rows: Option<usize>,
+    max_bytes: Option<usize>,
+    max_wait: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KafkaConfig {
+    session_timeout: Option<String>,
+    queue_limit_kib: Option<u32>,
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+}
+
+impl RunConfig {
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("invalid configuration file {}", path.display()))
+    }
+}
+
+/// What the flags say; each overrides the file.
+#[derive(Debug, Default)]
+pub struct RunFlags {
+    /// `--brokers`.
+    pub brokers: Option<String>,
+    /// `--topics`, comma separated.
+    pub topics: Option<String>,
+    /// `--lake`.
+    pub lake: Option<PathBuf>,
+    /// `--group`.
+    pub group: Option<String>,
+    /// `--exit-when-idle`.
+    pub exit_when_idle: Option<Duration>,
+}
+
+/// When a batch is written.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    /// Rows (events and dead letters) in one batch.
+    pub max_rows: usize,
+    /// Bytes of consumed records in one batch; bounds memory under any backlog.
+    pub max_bytes: usize,
+    /// Age of the oldest record in a batch before it is written anyway.
+    pub max_wait: Duration,
+}
+
+/// Validated settings of `ward run`.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Where to consume.
+    pub kafka: KafkaSettings,
+    /// The lake folder.
+    pub lake: PathBuf,
+    /// Format per topic; topics not listed are detected per record.
+    pub formats: BTreeMap<String, FormatChoice>,
+    /// Also publish dead letters to this topic.
+    pub dead_letter_topic: Option<String>,
+    /// Batch bounds.
+    pub batch: BatchLimits,
+    /// Stop, after writing everything, once no record has come for this long.
+    pub exit_when_idle: Option<Duration>,
+}
+
+impl RunSettings {
+    /// Merges file and flags and checks the result.
+    pub fn new(config: RunConfig, flags: RunFlags) -> Result<Self> {
+        let brokers = flags.brokers.or(config.brokers).context(
+            "no brokers given: pass --brokers HOST:PORT or set `brokers` in the configuration",
+        )?;
+        let lake = flags
+            .lake
+            .or(config.lake)
+            .context("no lake given: pass --lake DIR or set `lake` in the configuration")?;
+        let topics: Vec<String> = match flags.topics {
+            Some(list) => list.split(',').map(|t| t.trim().to_owned()).collect(),
+            None => config.topics.unwrap_or_default(),
+        };
+        let topics: Vec<String> = topics.into_iter().filter(|t| !t.is_empty()).collect();
+        if topics.is_empty() {
+            bail!("no topics given: pass --topics T1,T2 or set `topics` in the configuration");
+        }
+
+        let mut formats = BTreeMap::new();
+        for (topic, name) in config.formats {
+            let choice: FormatChoice = name.parse().with_context(|| format!("topic {topic}"))?;
+            formats.insert(topic, choice);
+        }
+
+        let batch = BatchLimits {
+            max_rows: config.batch.max_rows.unwrap_or(100_000).max(1),
+            max_bytes: config.batch.max_bytes.unwrap_or(32 << 20).max(1),
+            max_wait: duration(config.batch.max_wait.as_deref(), "batch.max_wait")?
+                .unwrap_or(Duration::from_secs(5)),
+        };
+        let session_timeout = duration(
+            config.kafka.session_timeout.as_deref(),
+            "kafka.session_timeout",
+        )?
+        .unwrap_or(Duration::from_secs(10));
+        let kafka = KafkaSettings {
+            brokers,
+            group: flags
+                .group
+                .or(config.group)
+                .unwrap_or_else(|| "ward".to_owned()),
+            topics,
+            session_timeout,
+            queue_limit: config.kafka.queue_limit_kib.unwrap_or(64 * 1024),
+            properties: config.kafka.properties,
+        };
+        Ok(RunSettings {
+            kafka,
+            lake,
+            formats,
+            dead_letter_topic: config.dead_letter_topic,
+            batch,
+            exit_when_idle: flags.exit_when_idle,
+        })
+    }
+}
+
+fn duration(text: Option<&str>, key: &str) -> Result<Option<Duration>> {
+    text.map(|t| {
+        humantime::parse_duration(t).with_context(|| format!("invalid duration for {key}"))
+    })
+    .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_and_defaults_fill_the_rest() {
+        let config: RunConfig = toml::from_str(
+            r#"
+            brokers = "file:9092"
+            topics = ["edr", "ndr"]
+            lake = "/lake"
+            [formats]
+            edr = "windows-json"
+            [batch]
+            max_wait = "2s"
+            "#,
+        )
+        .expect("valid TOML");
+        let flags = RunFlags {
+            brokers: Some("flag:9092".into()),
+            ..RunFlags::default()
+        };
+        let settings = RunSettings::new(config, flags).expect("valid settings");
+        assert_eq!(settings.kafka.brokers, "flag:9092");
+        assert_eq!(settings.kafka.topics, ["edr", "ndr"]);
+        assert_eq!(settings.kafka.group, "ward");
+        assert_eq!(settings.batch.max_wait, Duration::from_secs(2));
+        assert_eq!(settings.batch.max_rows, 100_000);
+        assert!(matches!(
+            settings.formats.get("edr"),
+            Some(FormatChoice::Fixed(_))
+        ));
+    }
+
+    #[test]
+    fn missing_and_misspelled_settings_are_explained() {
+        let err = RunSettings::new(RunConfig::default(), RunFlags::default()).unwrap_err();
+        assert!(err.to_string().contains("--brokers"), "{err}");
+
+        let err = toml::from_str::<RunConfig>("brokerz = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("brokerz"), "{err}");
+
+        let config: RunConfig = toml::from_str("[formats]\nedr = \"evtx\"").expect("valid TOML");
+        let flags = RunFlags {
+            brokers: Some("b:1".into()),
+            topics: Some("edr".into()),
+            lake: Some("/l".into()),
+            ..RunFlags::default()
+        };
+        let err = RunSettings::new(config, flags).unwrap_err();
+        assert!(format!("{err:#}").contains("windows-evtx-json"), "{err:#}");
+    }
+}

@@ -1,0 +1,384 @@
+//! `ward run`: the service. Kafka in, normalized events and dead letters into the lake,
+//! each record exactly once.
+//!
+//! The loop, on one thread: poll a message, normalize it, add its events or dead letter
+//! to the pending batch; when the batch reaches a bound (rows, bytes, age), commit it to
+//! the lake, then commit the offsets to Kafka for lag monitoring, then publish its dead
+//! letters to the dead-letter topic if one is configured. The lake's commit is the one
+//! that counts: Kafka offsets trail it, and on every partition assignment consumption
+//! resumes where the lake ends (see `ward_ingest::kafka`).
+//!
+//! SIGINT and SIGTERM end the loop after the current message; the pending batch is
+//! committed and the process exits 0. A lake that cannot be written (disk full, I/O
+//! error) stops the service with an error: nothing is lost, since the records stay in
+//! Kafka and the next start resumes from the lake.
+
+pub mod config;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use rdkafka::Message;
+use tracing::{debug, info, info_span, warn};
+use ward_ingest::kafka::{DeadLetterTopic, KafkaSource, ResumeOffsets, record_of};
+use ward_ingest::{DeadLetter, FormatChoice, Normalizer};
+use ward_schemas::Event;
+use ward_storage::{Batch, DeadLetterRow, Lake, SourceOffset};
+
+use config::{RunConfig, RunFlags, RunSettings};
+
+/// Run the ingest service: consume Kafka topics into the Parquet lake.
+///
+/// Joins a consumer group, normalizes every record, and writes events and dead letters
+/// to Hive-partitioned Parquet under the lake folder, recorded in a hash-chained
+/// manifest. Each record reaches the lake exactly once, across crashes and restarts.
+/// Stop it with Ctrl-C or SIGTERM: it writes what it holds and exits 0.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Kafka bootstrap brokers, HOST:PORT[,HOST:PORT...].
+    #[arg(long)]
+    brokers: Option<String>,
+
+    /// Topics to consume, comma separated (for example edr,ndr,ehr).
+    #[arg(long)]
+    topics: Option<String>,
+
+    /// The lake folder; created if missing.
+    #[arg(long, value_name = "DIR")]
+    lake: Option<PathBuf>,
+
+    /// Consumer group shared by every ward process of one deployment [default: ward].
+    #[arg(long)]
+    group: Option<String>,
+
+    /// A TOML configuration file; flags override it. See the README for its keys.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Exit 0, after writing everything, once no record has arrived for this long (for
+    /// backfills, tests and benchmarks), such as 10s.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    exit_when_idle: Option<Duration>,
+}
+
+/// Runs `ward run`.
+pub fn run(args: RunArgs) -> Result<()> {
+    let config = match &args.config {
+        Some(path) => RunConfig::load(path)?,
+        None => RunConfig::default(),
+    };
+    let flags = RunFlags {
+        brokers: args.brokers,
+        topics: args.topics,
+        lake: args.lake,
+        group: args.group,
+        exit_when_idle: args.exit_when_idle,
+    };
+    let settings = RunSettings::new(config, flags)?;
+    Service::start(settings)?.run()
+}
+
+/// Highest offset per partition that is consumed but not yet in the lake. The rebalance
+/// callback reads it too: a partition that comes back to this process resumes after what
+/// the pending batch already holds, never reading it twice into one batch.
+type InFlight = Arc<Mutex<BTreeMap<(String, i32), i64>>>;
+
+/// The running service and its pending batch.
+struct Service {
+    settings: RunSettings,
+    lake: Lake,
+    source: KafkaSource,
+    dead_letter_topic: Option<DeadLetterTopic>,
+    stop: Arc<AtomicBool>,
+    pending: Pending,
+    /// Topic names, shared by every offset that names them.
+    topic_names: BTreeMap<String, Arc<str>>,
+    in_flight: InFlight,
+}
+
+/// What has been consumed but not yet committed.
+#[derive(Default)]
+struct Pending {
+    events: Vec<(Event, Option<SourceOffset>)>,
+    dead_letters: Vec<(DeadLetterRow, Option<SourceOffset>)>,
+    /// Dead letters to publish once the batch is in the lake.
+    outgoing: Vec<(DeadLetter, SourceOffset)>,
+    /// Highest offset consumed per partition.
+    consumed: BTreeMap<(Arc<str>, i32), i64>,
+    bytes: usize,
+    first_at: Option<Instant>,
+}
+
+impl Pending {
+    fn rows(&self) -> usize {
+        self.events.len() + self.dead_letters.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.consumed.is_empty()
+    }
+
+    /// Whether the batch already holds this offset of this partition.
+    fn holds(&self, topic: &Arc<str>, partition: i32, offset: i64) -> bool {
+        self.consumed
+            .get(&(Arc::clone(topic), partition))
+            .is_some_and(|last| offset <= *last)
+    }
+}
+
+impl Service {
+    fn start(settings: RunSettings) -> Result<Self> {
+        let writer = ward_storage::layout::default_writer_id();
+        let lake = Lake::open(&settings.lake, &writer)
+            .with_context(|| format!("cannot open the lake at {}", settings.lake.display()))?;
+
+        let root = settings.lake.clone();
+        let in_flight = InFlight::default();
+        let pending_offsets = Arc::clone(&in_flight);
+        let resume: ResumeOffsets = Arc::new(move || {
+            let mut offsets =
+                ward_storage::committed_offsets(&root).map_err(|err| err.to_string())?;
+            let pending = pending_offsets
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (partition, offset) in pending.iter() {
+                let last = offsets.entry(partition.clone()).or_insert(*offset);
+                *last = (*last).max(*offset);
+            }
+            Ok(offsets)
+        });
+        let source = KafkaSource::connect(&settings.kafka, resume)?;
+        let dead_letter_topic = match &settings.dead_letter_topic {
+            Some(topic) => Some(DeadLetterTopic::connect(&settings.kafka, topic)?),
+            None => None,
+        };
+
+        let stop = Arc::new(AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(&stop))
+                .context("cannot install the signal handlers")?;
+        }
+        info!(
+            brokers = %settings.kafka.brokers,
+            group = %settings.kafka.group,
+            topics = %settings.kafka.topics.join(","),
+            lake = %settings.lake.display(),
+            "ward run started"
+        );
+        Ok(Service {
+            settings,
+            lake,
+            source,
+            dead_letter_topic,
+            stop,
+            pending: Pending::default(),
+            topic_names: BTreeMap::new(),
+            in_flight,
+        })
+    }
+
+    fn run(mut self) -> Result<()> {
+        let span = info_span!("run", group = %self.settings.kafka.group);
+        let _entered = span.enter();
+        let normalizers: BTreeMap<String, Normalizer> = self
+            .settings
+            .kafka
+            .topics
+            .iter()
+            .map(|t| {
+                let choice = self
+                    .settings
+                    .formats
+                    .get(t)
+                    .copied()
+                    .unwrap_or(FormatChoice::Auto);
+                (t.clone(), Normalizer::new(choice))
+            })
+            .collect();
+        let mut provenance = String::new();
+        let (mut events, mut dead) = (Vec::new(), Vec::new());
+        let mut last_message = Instant::now();
+
+        while !self.stop.load(Ordering::Relaxed) {
+            match self.source.poll(Duration::from_millis(100)) {
+                None => {}
+                Some(Err(err)) => warn!(error = %err, "kafka reported an error; retrying"),
+                Some(Ok(message)) => {
+                    last_message = Instant::now();
+                    let topic = intern(&mut self.topic_names, message.topic());
+                    let (partition, offset) = (message.partition(), message.offset());
+                    if self.pending.holds(&topic, partition, offset) {
+                        // Delivered again (the partition moved and came back): the
+                        // batch has it already.
+                        continue;
+                    }
+                    self.in_flight
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert((message.topic().to_owned(), partition), offset);
+                    let record = record_of(&message, &mut provenance);
+                    let normalizer = normalizers
+                        .get(message.topic())
+                        .copied()
+                        .unwrap_or_default();
+                    normalizer.normalize(&record, &mut events, &mut dead);
+
+                    let consumed = Consumed {
+                        at: SourceOffset {
+                            topic: Arc::clone(&topic),
+                            partition,
+                            offset,
+                        },
+                        bytes: record.bytes.len(),
+                        received: record.received,
+                    };
+                    let publish = self.dead_letter_topic.is_some();
+                    self.pending.add(consumed, &mut events, &mut dead, publish);
+                }
+            }
+
+            if self.batch_is_due() {
+                self.commit()?;
+            }
+            if let Some(idle) = self.settings.exit_when_idle
+                && last_message.elapsed() >= idle
+            {
+                info!(idle = ?idle, "no records for the idle limit; stopping");
+                break;
+            }
+        }
+
+        self.commit()?;
+        if let Some(topic) = &self.dead_letter_topic {
+            topic.flush(Duration::from_secs(10))?;
+        }
+        info!("ward run stopped");
+        Ok(())
+    }
+
+    fn batch_is_due(&self) -> bool {
+        let limits = self.settings.batch;
+        let pending = &self.pending;
+        !pending.is_empty()
+            && (pending.rows() >= limits.max_rows
+                || pending.bytes >= limits.max_bytes
+                || pending
+                    .first_at
+                    .is_some_and(|t| t.elapsed() >= limits.max_wait))
+    }
+
+    /// Writes the pending batch to the lake, then tells Kafka, then publishes its dead
+    /// letters. The order matters: only the lake's commit makes a record safe.
+    fn commit(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let rows = pending.rows();
+        let consumed: Vec<SourceOffset> = pending
+            .consumed
+            .iter()
+            .map(|((topic, partition), offset)| SourceOffset {
+                topic: Arc::clone(topic),
+                partition: *partition,
+                offset: *offset,
+            })
+            .collect();
+        let batch = Batch {
+            events: pending.events,
+            dead_letters: pending.dead_letters,
+            consumed,
+        };
+        let summary = self
+            .lake
+            .commit(batch)
+            .context("cannot commit a batch to the lake")?;
+        debug!(rows, seq = ?summary.seq, "batch committed");
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+
+        let next: BTreeMap<(String, i32), i64> = pending
+            .consumed
+            .iter()
+            .map(|((topic, partition), offset)| ((topic.to_string(), *partition), offset + 1))
+            .collect();
+        if let Err(err) = self.source.commit(&next) {
+            warn!(error = %err, "cannot commit offsets to kafka; lag figures will trail");
+        }
+
+        if let Some(topic) = &self.dead_letter_topic {
+            for (letter, at) in &pending.outgoing {
+                let source = Some((&*at.topic, at.partition, at.offset));
+                if let Err(err) = topic.send(letter, source) {
+                    warn!(error = %err, "cannot publish a dead letter; it is in the lake");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One consumed message: where it was and what it weighed.
+struct Consumed {
+    at: SourceOffset,
+    bytes: usize,
+    received: Option<ward_schemas::Timestamp>,
+}
+
+impl Pending {
+    /// Adds what one message normalized to; `publish` keeps its dead letters for the
+    /// dead-letter topic.
+    fn add(
+        &mut self,
+        consumed: Consumed,
+        events: &mut Vec<Event>,
+        dead: &mut Vec<DeadLetter>,
+        publish: bool,
+    ) {
+        let Consumed {
+            at,
+            bytes,
+            received,
+        } = consumed;
+        self.first_at.get_or_insert_with(Instant::now);
+        self.bytes += bytes;
+        self.events
+            .extend(events.drain(..).map(|e| (e, Some(at.clone()))));
+        for letter in dead.drain(..) {
+            let row = DeadLetterRow {
+                reason: letter.reason.to_string(),
+                format: letter.format.map(|f| f.name().to_owned()),
+                topic: Some(at.topic.to_string()),
+                partition: Some(at.partition),
+                offset: Some(at.offset),
+                provenance: letter.provenance.clone(),
+                received_time: received,
+                raw: letter.raw.clone(),
+            };
+            self.dead_letters.push((row, Some(at.clone())));
+            if publish {
+                self.outgoing.push((letter, at.clone()));
+            }
+        }
+        let key = (Arc::clone(&at.topic), at.partition);
+        let last = self.consumed.entry(key).or_insert(at.offset);
+        *last = (*last).max(at.offset);
+    }
+}
+
+/// The shared name of a topic, made once per topic rather than once per offset.
+fn intern(names: &mut BTreeMap<String, Arc<str>>, topic: &str) -> Arc<str> {
+    if let Some(name) = names.get(topic) {
+        return Arc::clone(name);
+    }
+    let name: Arc<str> = topic.into();
+    names.insert(topic.to_owned(), Arc::clone(&name));
+    name
+}

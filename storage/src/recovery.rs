@@ -1,0 +1,155 @@
+//! Putting a lake back in order after a crash, under the lock.
+//!
+//! A writer killed at any point leaves one of these behind, and nothing else:
+//! - files in its staging directory (killed before its rename step): never committed;
+//! - part files renamed into table directories but listed by no manifest entry (killed
+//!   between renaming and appending): orphans, never committed;
+//! - a torn last manifest line (killed in mid-append): not committed, and its files are
+//!   orphans.
+//!
+//! In each case the records are not in the lake and the manifest's offsets do not cover
+//! them, so they are consumed again; recovery only removes the leftovers. It runs under
+//! the lock because a live writer holds the lock from its first rename to its append:
+//! under the lock, every part file is either listed or an orphan of a dead writer.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::Path;
+
+use tracing::{debug, warn};
+
+use crate::StorageError;
+use crate::durable::sync_dir;
+use crate::layout::{self, Table};
+use crate::tail::Tail;
+
+/// Brings `tail` up to date with the whole manifest, truncating a torn last line, and
+/// removes orphan part files and dead writers' staging directories. Call with the lock
+/// held and `tail` empty.
+pub(crate) fn recover(root: &Path, writer: &str, tail: &mut Tail) -> Result<(), StorageError> {
+    let mut listed = HashSet::new();
+    tail.catch_up(&layout::manifest_path(root), |entry| {
+        listed.extend(entry.files.iter().map(|file| file.path.clone()))
+    })?;
+    remove_orphans(root, &listed)?;
+    remove_dead_staging(root, writer)
+}
+
+/// Removes every file under the table directories that is not in `listed` (paths
+/// relative to `root`), and directories left empty. Call with the lock held.
+pub(crate) fn remove_orphans(root: &Path, listed: &HashSet<String>) -> Result<(), StorageError> {
+    let mut removed = Removed::default();
+    for table in Table::ALL {
+        let dir = layout::table_dir(root, table.name());
+        if dir.exists() {
+            sweep(&dir, table.name(), listed, &mut removed)?;
+        }
+    }
+    if removed.files > 0 {
+        warn!(
+            files = removed.files,
+            bytes = removed.bytes,
+            "orphan part files removed: their records were never committed"
+        );
+    }
+    Ok(())
+}
+
+/// What a sweep removed.
+#[derive(Debug, Default)]
+struct Removed {
+    files: u64,
+    bytes: u64,
+}
+
+/// Removes unlisted files under `dir` (whose lake-relative path is `relative`), and
+/// subdirectories that end up empty. Returns how many entries remain in `dir`.
+fn sweep(
+    dir: &Path,
+    relative: &str,
+    listed: &HashSet<String>,
+    removed: &mut Removed,
+) -> Result<usize, StorageError> {
+    let entries = fs::read_dir(dir).map_err(|err| StorageError::io("list", dir, err))?;
+    let mut remaining = 0;
+    let mut changed = false;
+
+    for entry in entries {
+        let entry = entry.map_err(|err| StorageError::io("list", dir, err))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let child = format!("{relative}/{name}");
+        let kind = entry
+            .file_type()
+            .map_err(|err| StorageError::io("inspect", &path, err))?;
+
+        if kind.is_dir() {
+            if sweep(&path, &child, listed, removed)? > 0 {
+                remaining += 1;
+                continue;
+            }
+            fs::remove_dir(&path).map_err(|err| StorageError::io("remove", &path, err))?;
+            changed = true;
+        } else if listed.contains(&child) {
+            remaining += 1;
+        } else {
+            let bytes = entry.metadata().map(|meta| meta.len()).unwrap_or(0);
+            fs::remove_file(&path).map_err(|err| StorageError::io("remove", &path, err))?;
+            debug!(path = %child, bytes, "orphan part file removed");
+            removed.files += 1;
+            removed.bytes += bytes;
+            changed = true;
+        }
+    }
+
+    if changed {
+        sync_dir(dir)?;
+    }
+    Ok(remaining)
+}
+
+/// Removes the staging directories of writers that cannot be running: `writer`'s own
+/// (left by an earlier process with the same id), and those named `<this host>-<pid>`
+/// where no process `pid` exists. Directories of live processes, of other hosts and with
+/// other names are kept, since their owners may be writing.
+fn remove_dead_staging(root: &Path, writer: &str) -> Result<(), StorageError> {
+    let staging = root.join(layout::STAGING_DIR);
+    let entries = fs::read_dir(&staging).map_err(|err| StorageError::io("list", &staging, err))?;
+    let host = layout::local_hostname();
+    let (mut dirs, mut files) = (0, 0);
+
+    for entry in entries {
+        let entry = entry.map_err(|err| StorageError::io("list", &staging, err))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let dead = name == writer
+            || matches!(layout::parse_writer(&name),
+                Some((owner, pid)) if owner == host && !process_exists(pid));
+        if !dead {
+            debug!(writer = %name, "staging directory of a possibly live writer kept");
+            continue;
+        }
+
+        let path = entry.path();
+        let count = fs::read_dir(&path).map(Iterator::count).unwrap_or(0);
+        fs::remove_dir_all(&path).map_err(|err| StorageError::io("remove", &path, err))?;
+        dirs += 1;
+        files += count;
+    }
+
+    if files > 0 {
+        warn!(
+            dirs,
+            files, "staging files of dead writers removed: they were never committed"
+        );
+    } else if dirs > 0 {
+        debug!(dirs, "empty staging directories of dead writers removed");
+    }
+    Ok(())
+}
+
+/// Whether a process `pid` exists on this host. Where `/proc` is not available the
+/// answer is yes, so nothing is removed on a guess.
+fn process_exists(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
