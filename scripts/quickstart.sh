@@ -35,7 +35,15 @@ say "publishing the sample data to the topics edr, ndr and ehr"
 
 say "ward run: consuming into the lake at $lake (stops once caught up)"
 rm -rf "$lake"
-"$ward" run --brokers "$brokers" --topics edr,ndr,ehr --lake "$lake" --exit-when-idle 10s
+# tansu holds every fetch for fetch.wait.max.ms, even with data waiting: keep it short.
+cat >"$state/ward.toml" <<'TOML'
+[kafka]
+session_timeout = "6s"
+[kafka.properties]
+"fetch.wait.max.ms" = "5"
+TOML
+"$ward" run --brokers "$brokers" --topics edr,ndr,ehr --lake "$lake" --config "$state/ward.toml" \
+    --exit-when-idle 10s
 
 say "ward query: what the lake holds"
 "$ward" query --lake "$lake" \

@@ -8,7 +8,7 @@
 //! that writes local time without saying so (NXLog `EventTime`) is read only as a last
 //! resort.
 
-use chrono::{FixedOffset, NaiveDateTime, TimeZone};
+use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use ward_schemas::Timestamp;
 
 use crate::json::Value;
@@ -66,13 +66,51 @@ fn split_offset(text: &str) -> Option<(&str, FixedOffset)> {
     Some((naive, FixedOffset::east_opt(seconds)?))
 }
 
+/// Reads `YYYY-MM-DD[T ]HH:MM:SS[.fraction]` by position. Hand-written because it runs
+/// for nearly every record, and interpreting a format string each time costs more than
+/// the rest of a timestamp's handling together.
 fn parse_naive(text: &str) -> Option<NaiveDateTime> {
-    let format = match text.as_bytes().get(10) {
-        Some(b'T' | b't') => "%Y-%m-%dT%H:%M:%S%.f",
-        Some(b' ') => "%Y-%m-%d %H:%M:%S%.f",
-        _ => return None,
+    let bytes = text.as_bytes();
+    if bytes.len() < 19
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || !matches!(bytes[10], b'T' | b't' | b' ')
+        || bytes[13] != b':'
+        || bytes[16] != b':'
+    {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        let digits = &bytes[range];
+        digits.iter().all(u8::is_ascii_digit).then(|| {
+            digits
+                .iter()
+                .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))
+        })
     };
-    NaiveDateTime::parse_from_str(text, format).ok()
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(number(0..4)?).ok()?,
+        number(5..7)?,
+        number(8..10)?,
+    )?;
+
+    // A fraction of any length; digits past nanoseconds are dropped.
+    let nanos = match bytes.get(19) {
+        None => 0,
+        Some(b'.') => {
+            let digits = &bytes[20..];
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let kept = &digits[..digits.len().min(9)];
+            let value = kept.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+            value * 10u32.pow(9 - kept.len() as u32)
+        }
+        Some(_) => return None,
+    };
+    let time =
+        NaiveTime::from_hms_nano_opt(number(11..13)?, number(14..16)?, number(17..19)?, nanos)?;
+    Some(NaiveDateTime::new(date, time))
 }
 
 #[cfg(test)]

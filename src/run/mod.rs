@@ -13,6 +13,7 @@
 //! error) stops the service with an error: nothing is lost, since the records stay in
 //! Kafka and the next start resumes from the lake.
 
+mod committer;
 pub mod config;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,8 @@ use ward_ingest::kafka::{DeadLetterTopic, KafkaSource, ResumeOffsets, record_of}
 use ward_ingest::{DeadLetter, FormatChoice, Normalizer};
 use ward_schemas::Event;
 use ward_storage::{Batch, DeadLetterRow, Lake, SourceOffset};
+
+use committer::{Committer, Done, Job};
 
 use config::{RunConfig, RunFlags, RunSettings};
 
@@ -91,7 +94,7 @@ type InFlight = Arc<Mutex<BTreeMap<(String, i32), i64>>>;
 /// The running service and its pending batch.
 struct Service {
     settings: RunSettings,
-    lake: Lake,
+    committer: Committer,
     source: KafkaSource,
     dead_letter_topic: Option<DeadLetterTopic>,
     stop: Arc<AtomicBool>,
@@ -172,7 +175,7 @@ impl Service {
         );
         Ok(Service {
             settings,
-            lake,
+            committer: Committer::start(lake)?,
             source,
             dead_letter_topic,
             stop,
@@ -243,7 +246,10 @@ impl Service {
             }
 
             if self.batch_is_due() {
-                self.commit()?;
+                self.submit()?;
+            }
+            while let Some(done) = self.committer.finished() {
+                self.after_commit(done)?;
             }
             if let Some(idle) = self.settings.exit_when_idle
                 && last_message.elapsed() >= idle
@@ -253,7 +259,10 @@ impl Service {
             }
         }
 
-        self.commit()?;
+        self.submit()?;
+        for done in self.committer.close() {
+            self.after_commit(done)?;
+        }
         if let Some(topic) = &self.dead_letter_topic {
             topic.flush(Duration::from_secs(10))?;
         }
@@ -272,14 +281,14 @@ impl Service {
                     .is_some_and(|t| t.elapsed() >= limits.max_wait))
     }
 
-    /// Writes the pending batch to the lake, then tells Kafka, then publishes its dead
-    /// letters. The order matters: only the lake's commit makes a record safe.
-    fn commit(&mut self) -> Result<()> {
+    /// Hands the pending batch to the committer. After the lake has it, `after_commit`
+    /// tells Kafka and publishes its dead letters: only the lake's commit makes a record
+    /// safe.
+    fn submit(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
-        let rows = pending.rows();
         let consumed: Vec<SourceOffset> = pending
             .consumed
             .iter()
@@ -289,32 +298,42 @@ impl Service {
                 offset: *offset,
             })
             .collect();
+        let next = pending
+            .consumed
+            .iter()
+            .map(|((topic, partition), offset)| ((topic.to_string(), *partition), offset + 1))
+            .collect();
         let batch = Batch {
             events: pending.events,
             dead_letters: pending.dead_letters,
             consumed,
         };
-        let summary = self
-            .lake
-            .commit(batch)
-            .context("cannot commit a batch to the lake")?;
-        debug!(rows, seq = ?summary.seq, "batch committed");
-        self.in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        self.committer.submit(Job {
+            batch,
+            next,
+            outgoing: pending.outgoing,
+        })
+    }
 
-        let next: BTreeMap<(String, i32), i64> = pending
-            .consumed
-            .iter()
-            .map(|((topic, partition), offset)| ((topic.to_string(), *partition), offset + 1))
-            .collect();
-        if let Err(err) = self.source.commit(&next) {
+    /// Follows up a committed batch: forgets its offsets as in flight, records them in
+    /// Kafka for lag monitoring, and publishes its dead letters. A failed commit stops the
+    /// service; what it held is still in Kafka, and the next start resumes from the lake.
+    fn after_commit(&mut self, done: Done) -> Result<()> {
+        let summary = done.result.context("cannot commit a batch to the lake")?;
+        debug!(seq = ?summary.seq, duplicates = summary.duplicates, "batch committed");
+        {
+            let mut in_flight = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            in_flight
+                .retain(|partition, offset| done.next.get(partition).is_none_or(|n| *offset >= *n));
+        }
+        if let Err(err) = self.source.commit(&done.next) {
             warn!(error = %err, "cannot commit offsets to kafka; lag figures will trail");
         }
-
         if let Some(topic) = &self.dead_letter_topic {
-            for (letter, at) in &pending.outgoing {
+            for (letter, at) in &done.outgoing {
                 let source = Some((&*at.topic, at.partition, at.offset));
                 if let Err(err) = topic.send(letter, source) {
                     warn!(error = %err, "cannot publish a dead letter; it is in the lake");

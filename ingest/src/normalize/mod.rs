@@ -210,9 +210,16 @@ pub(crate) fn origin<'a>(
     record: &Record<'a>,
     format: Format,
 ) -> Result<Origin<'a>, NormalizeError> {
-    let raw = std::str::from_utf8(record.bytes).map_err(|err| NormalizeError::Malformed {
-        format,
-        detail: format!("not valid UTF-8 at byte {}", err.valid_up_to()),
+    // Every record is checked, so the fast validator; the exact position is worked out
+    // only for the rare record that fails.
+    let raw = simdutf8::basic::from_utf8(record.bytes).map_err(|_| {
+        let at = std::str::from_utf8(record.bytes)
+            .err()
+            .map_or(0, |e| e.valid_up_to());
+        NormalizeError::Malformed {
+            format,
+            detail: format!("not valid UTF-8 at byte {at}"),
+        }
     })?;
     Ok(Origin {
         raw: raw.trim_end_matches(['\r', '\n']),
