@@ -5,13 +5,18 @@
 //! - `ward run`: consumes Kafka into the Parquet lake, each record exactly once.
 //! - `ward query`: answers SQL over the lake.
 //! - `ward publish`: sends the records of sensor files to a Kafka topic.
+//! - `ward replay`: runs detection and correlation over sensor files into the lake.
+//! - `ward rules`: lists the detection rules and runs their fixtures.
 //!
 //! This is the only crate that uses `anyhow`; the libraries return typed errors and the
 //! binary turns them into messages for the operator.
 
+mod analysis;
 mod normalize;
 mod publish;
 mod query;
+mod replay;
+mod rules;
 mod run;
 
 use std::process::ExitCode;
@@ -36,6 +41,8 @@ enum Command {
     Run(run::RunArgs),
     Query(query::QueryArgs),
     Publish(publish::PublishArgs),
+    Replay(replay::ReplayArgs),
+    Rules(rules::RulesArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +57,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Query(args) => query::run(args),
         Command::Publish(args) => publish::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Rules(args) => rules::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,7 @@
 //! `ward query`: SQL over the lake with DataFusion.
 //!
-//! Tables: `events` (Hive-partitioned by `source` and `date`) and `dead_letters`
-//! (partitioned by `date`). The partition columns can be used in `WHERE` clauses, and a
+//! Tables: `events` (Hive-partitioned by `source` and `date`), `dead_letters`, `signals`
+//! and `incidents` (partitioned by `date`). The partition columns can be used in `WHERE` clauses, and a
 //! filter on them reads only the matching folders: `WHERE date = '2020-09-20'` over
 //! years of data reads one day.
 
@@ -19,7 +19,7 @@ use datafusion::datasource::listing::{
 };
 use datafusion::prelude::SessionContext;
 
-/// Answer SQL over the lake: tables `events` and `dead_letters`.
+/// Answer SQL over the lake: tables `events`, `dead_letters`, `signals` and `incidents`.
 ///
 /// Example: ward query --lake lake "SELECT source, class, count(*) FROM events GROUP BY
 /// 1, 2 ORDER BY 3 DESC"
@@ -71,25 +71,13 @@ pub fn run(args: QueryArgs) -> Result<()> {
     Ok(())
 }
 
-/// A session with the lake's tables registered.
+/// A session with every table of the lake registered.
 pub async fn session(lake: &Path) -> Result<SessionContext> {
     let ctx = SessionContext::new();
-    register(
-        &ctx,
-        lake,
-        ward_storage::EVENTS,
-        ward_schemas::event_schema(),
-        &["source", "date"],
-    )
-    .await?;
-    register(
-        &ctx,
-        lake,
-        ward_storage::DEAD_LETTERS,
-        ward_storage::dead_letter_schema(),
-        &["date"],
-    )
-    .await?;
+    for table in ward_storage::Table::ALL {
+        let partitions = table.partition_columns();
+        register(&ctx, lake, table.name(), table.schema(), partitions).await?;
+    }
     Ok(ctx)
 }
 

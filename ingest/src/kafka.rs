@@ -232,18 +232,8 @@ pub struct DeadLetterTopic {
 impl DeadLetterTopic {
     /// A producer for `topic` on the given brokers.
     pub fn connect(settings: &KafkaSettings, topic: &str) -> Result<Self, SourceError> {
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", &settings.brokers)
-            .set("linger.ms", "50");
-        for (key, value) in &settings.properties {
-            config.set(key, value);
-        }
-        let producer = config
-            .create()
-            .map_err(SourceError::new("connect the producer"))?;
         Ok(DeadLetterTopic {
-            producer,
+            producer: producer(settings)?,
             topic: topic.to_owned(),
         })
     }
@@ -294,5 +284,59 @@ impl DeadLetterTopic {
         self.producer
             .flush(timeout)
             .map_err(SourceError::new("flush dead letters"))
+    }
+}
+
+/// A producer with the deployment's client properties, batching for 50 ms.
+fn producer(
+    settings: &KafkaSettings,
+) -> Result<ThreadedProducer<rdkafka::producer::DefaultProducerContext>, SourceError> {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &settings.brokers)
+        .set("linger.ms", "50");
+    for (key, value) in &settings.properties {
+        config.set(key, value);
+    }
+    config
+        .create()
+        .map_err(SourceError::new("connect the producer"))
+}
+
+/// Sends JSON documents (signals, incidents) to a Kafka topic for SIEMs and other
+/// consumers, keyed so that updates of one document land in one partition, in order.
+pub struct JsonTopic {
+    producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext>,
+    topic: String,
+}
+
+impl JsonTopic {
+    /// A producer for `topic` on the given brokers.
+    pub fn connect(settings: &KafkaSettings, topic: &str) -> Result<Self, SourceError> {
+        Ok(JsonTopic {
+            producer: producer(settings)?,
+            topic: topic.to_owned(),
+        })
+    }
+
+    /// The topic's name.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Queues one document under `key`.
+    pub fn send(&self, key: &str, json: &[u8]) -> Result<(), SourceError> {
+        let record: BaseRecord<'_, str, [u8]> = BaseRecord::to(&self.topic).key(key).payload(json);
+        self.producer.send(record).map_err(|(err, _)| SourceError {
+            operation: "send a document",
+            source: err,
+        })
+    }
+
+    /// Waits until every queued document is delivered, at most `timeout`.
+    pub fn flush(&self, timeout: Duration) -> Result<(), SourceError> {
+        self.producer
+            .flush(timeout)
+            .map_err(SourceError::new("flush documents"))
     }
 }

@@ -186,6 +186,36 @@ macro_rules! display_as_str {
 
 display_as_str!(SourceKind, Class, Outcome, Severity);
 
+macro_rules! from_name {
+    ($($ty:ty => [$($variant:expr),* $(,)?]),* $(,)?) => {$(
+        impl $ty {
+            /// The value stored under `name` in the lake, if `name` is one.
+            pub fn from_name(name: &str) -> Option<Self> {
+                [$($variant),*].into_iter().find(|value| value.as_str() == name)
+            }
+        }
+    )*};
+}
+
+from_name!(
+    SourceKind => [SourceKind::Edr, SourceKind::Ndr, SourceKind::Ehr],
+    Outcome => [Outcome::Success, Outcome::Failure],
+    Severity => [
+        Severity::Informational,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ],
+);
+
+impl Class {
+    /// The class stored under `name` in the lake, if `name` is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Class::ALL.into_iter().find(|class| class.as_str() == name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +228,16 @@ mod tests {
         }
         assert_eq!(serde_json::to_string(&SourceKind::Ndr).unwrap(), "\"ndr\"");
         assert_eq!(serde_json::to_string(&Severity::High).unwrap(), "\"high\"");
+    }
+
+    #[test]
+    fn names_read_back() {
+        for class in Class::ALL {
+            assert_eq!(Class::from_name(class.as_str()), Some(class));
+        }
+        assert_eq!(Severity::from_name("critical"), Some(Severity::Critical));
+        assert_eq!(SourceKind::from_name("ehr"), Some(SourceKind::Ehr));
+        assert_eq!(Outcome::from_name("failure"), Some(Outcome::Failure));
+        assert_eq!(Severity::from_name("High"), None);
     }
 }

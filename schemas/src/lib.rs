@@ -19,16 +19,22 @@
 //! - [`time`]: the UTC microsecond [`Timestamp`].
 //! - [`names`]: host and user name normalization.
 //! - [`columns`]: the Arrow schema and the builder from events to record batches.
+//! - [`signal`]: [`Signal`], what a detection rule says about one event, and its table.
+//! - [`incident`]: [`Incident`], a lateral-movement chain with its evidence, and its table.
 
 pub mod columns;
 pub mod event;
 pub mod id;
+pub mod incident;
 pub mod kinds;
 pub mod names;
+pub mod signal;
 pub mod time;
 
 pub use columns::{EventBatchBuilder, event_schema};
 pub use event::Event;
 pub use id::EventId;
+pub use incident::{Hop, Incident, Triage, incident_batch, incident_schema};
 pub use kinds::{Class, Outcome, Severity, SourceKind};
+pub use signal::{Signal, SignalKind, signal_batch, signal_schema};
 pub use time::Timestamp;

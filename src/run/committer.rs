@@ -15,8 +15,7 @@ use std::thread::JoinHandle;
 
 use anyhow::{Context, Result, anyhow};
 use tracing::{debug, info_span};
-use ward_ingest::DeadLetter;
-use ward_storage::{Batch, CommitSummary, Lake, SourceOffset, StorageError};
+use ward_storage::{Batch, CommitSummary, Lake, StorageError};
 
 /// One batch to commit, with what to do once it is in the lake.
 pub struct Job {
@@ -25,7 +24,7 @@ pub struct Job {
     /// The next offset to read per partition, for Kafka's committed offsets.
     pub next: BTreeMap<(String, i32), i64>,
     /// Dead letters to publish to the dead-letter topic.
-    pub outgoing: Vec<(DeadLetter, SourceOffset)>,
+    pub outgoing: super::Outgoing,
 }
 
 /// A job's outcome, handed back to the consumer thread.
@@ -35,7 +34,7 @@ pub struct Done {
     /// The job's next offsets.
     pub next: BTreeMap<(String, i32), i64>,
     /// The job's dead letters.
-    pub outgoing: Vec<(DeadLetter, SourceOffset)>,
+    pub outgoing: super::Outgoing,
 }
 
 /// The running committer.

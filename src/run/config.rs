@@ -9,6 +9,8 @@
 //! lake = "/var/lib/ward/lake"
 //! topics = ["edr", "ndr", "ehr"]
 //! dead_letter_topic = "ward-dead-letters"   # also send dead letters here
+//! signals_topic = "ward-signals"            # send every signal here as JSON
+//! incidents_topic = "ward-incidents"        # send each new or grown incident here
 //!
 //! [formats]          # fix a topic's format instead of detecting it per record
 //! edr = "windows-json"
@@ -17,6 +19,14 @@
 //! max_rows = 100000
 //! max_bytes = 33554432
 //! max_wait = "5s"
+//!
+//! rules = "detections/rules"               # detection rules folder
+//! inventory = "/etc/ward/inventory.toml"    # asset tiers for correlation
+//!
+//! [correlation]
+//! skew = "5m"        # clock difference tolerated between sources
+//! window = "24h"     # longest time from a chain's first step to its last
+//! policy = "/etc/ward/policy.rhai"          # replaces the built-in policy
 //!
 //! [kafka]
 //! session_timeout = "10s"
@@ -40,15 +50,32 @@ use ward_ingest::kafka::KafkaSettings;
 pub struct RunConfig {
     brokers: Option<String>,
     group: Option<String>,
-    lake: Option<PathBuf>,
+    pub(crate) lake: Option<PathBuf>,
     topics: Option<Vec<String>>,
     dead_letter_topic: Option<String>,
+    signals_topic: Option<String>,
+    incidents_topic: Option<String>,
     #[serde(default)]
     formats: BTreeMap<String, String>,
     #[serde(default)]
     batch: BatchConfig,
     #[serde(default)]
     kafka: KafkaConfig,
+    /// Detection rules folder.
+    pub(crate) rules: Option<PathBuf>,
+    /// Asset inventory file.
+    pub(crate) inventory: Option<PathBuf>,
+    #[serde(default)]
+    pub(crate) correlation: CorrelationConfig,
+}
+
+/// The `[correlation]` table as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrelationConfig {
+    pub(crate) skew: Option<String>,
+    pub(crate) window: Option<String>,
+    pub(crate) policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,6 +142,10 @@ pub struct RunSettings {
     pub formats: BTreeMap<String, FormatChoice>,
     /// Also publish dead letters to this topic.
     pub dead_letter_topic: Option<String>,
+    /// Publish signals to this topic as JSON.
+    pub signals_topic: Option<String>,
+    /// Publish new and grown incidents to this topic as JSON.
+    pub incidents_topic: Option<String>,
     /// Batch bounds.
     pub batch: BatchLimits,
     /// Stop, after writing everything, once no record has come for this long.
@@ -173,13 +204,15 @@ impl RunSettings {
             lake,
             formats,
             dead_letter_topic: config.dead_letter_topic,
+            signals_topic: config.signals_topic,
+            incidents_topic: config.incidents_topic,
             batch,
             exit_when_idle: flags.exit_when_idle,
         })
     }
 }
 
-fn duration(text: Option<&str>, key: &str) -> Result<Option<Duration>> {
+pub(crate) fn duration(text: Option<&str>, key: &str) -> Result<Option<Duration>> {
     text.map(|t| {
         humantime::parse_duration(t).with_context(|| format!("invalid duration for {key}"))
     })

@@ -1,10 +1,12 @@
 //! `ward run`: the service. Kafka in, normalized events and dead letters into the lake,
 //! each record exactly once.
 //!
-//! The loop, on one thread: poll a message, normalize it, add its events or dead letter
-//! to the pending batch; when the batch reaches a bound (rows, bytes, age), commit it to
-//! the lake, then commit the offsets to Kafka for lag monitoring, then publish its dead
-//! letters to the dead-letter topic if one is configured. The lake's commit is the one
+//! The loop, on one thread: poll a message, normalize it, run its events through the
+//! detection rules and the correlator, add events, signals or dead letter to the pending
+//! batch; when the batch reaches a bound (rows, bytes, age), add the incidents that are
+//! new or grew since the last batch, commit it to the lake, then commit the offsets to
+//! Kafka for lag monitoring, then publish its dead letters, signals and incidents to
+//! their topics if configured. The lake's commit is the one
 //! that counts: Kafka offsets trail it, and on every partition assignment consumption
 //! resumes where the lake ends (see `ward_ingest::kafka`).
 //!
@@ -12,12 +14,16 @@
 //! committed and the process exits 0. A lake that cannot be written (disk full, I/O
 //! error) stops the service with an error: nothing is lost, since the records stay in
 //! Kafka and the next start resumes from the lake.
+//!
+//! Known limitation: the correlator's state lives in memory. After a restart, chains
+//! continue from new signals only; signals already in the lake are not read back, so a
+//! chain whose steps straddle the restart is reported from its later steps.
 
 mod committer;
 pub mod config;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -26,9 +32,11 @@ use anyhow::{Context, Result};
 use clap::Args;
 use rdkafka::Message;
 use tracing::{debug, info, info_span, warn};
-use ward_ingest::kafka::{DeadLetterTopic, KafkaSource, ResumeOffsets, record_of};
+use ward_ingest::kafka::{DeadLetterTopic, JsonTopic, KafkaSource, ResumeOffsets, record_of};
 use ward_ingest::{DeadLetter, FormatChoice, Normalizer};
-use ward_schemas::Event;
+use ward_schemas::{Event, Incident, Signal};
+
+use crate::analysis::{Analysis, AnalysisFlags, AnalysisSettings, DEFAULT_RULES};
 use ward_storage::{Batch, DeadLetterRow, Lake, SourceOffset};
 
 use committer::{Committer, Done, Job};
@@ -67,6 +75,9 @@ pub struct RunArgs {
     /// backfills, tests and benchmarks), such as 10s.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     exit_when_idle: Option<Duration>,
+
+    #[command(flatten)]
+    analysis: AnalysisFlags,
 }
 
 /// Runs `ward run`.
@@ -82,8 +93,41 @@ pub fn run(args: RunArgs) -> Result<()> {
         group: args.group,
         exit_when_idle: args.exit_when_idle,
     };
+    // Detection runs whenever a rules folder is named or the default one exists.
+    let analysis = AnalysisSettings::new(&config, &args.analysis)?;
+    let named = args.analysis.rules.is_some() || config.rules.is_some();
+    let analysis = (named || Path::new(DEFAULT_RULES).is_dir()).then_some(analysis);
     let settings = RunSettings::new(config, flags)?;
-    Service::start(settings)?.run()
+    Service::start(settings, analysis)?.run()
+}
+
+/// What is published once its batch is in the lake.
+#[derive(Default)]
+pub struct Outgoing {
+    /// Dead letters, with where they were consumed.
+    pub dead_letters: Vec<(DeadLetter, SourceOffset)>,
+    /// Signals of the batch.
+    pub signals: Vec<Signal>,
+    /// Incidents that are new or grew.
+    pub incidents: Vec<Incident>,
+}
+
+/// How much of an incident was last written: it is written again when it grows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IncidentMark {
+    evidence: usize,
+    hosts: usize,
+    patients_affected: u64,
+}
+
+impl IncidentMark {
+    fn of(incident: &Incident) -> Self {
+        IncidentMark {
+            evidence: incident.evidence.len(),
+            hosts: incident.path.len(),
+            patients_affected: incident.patients_affected,
+        }
+    }
 }
 
 /// Highest offset per partition that is consumed but not yet in the lake. The rebalance
@@ -102,6 +146,12 @@ struct Service {
     /// Topic names, shared by every offset that names them.
     topic_names: BTreeMap<String, Arc<str>>,
     in_flight: InFlight,
+    /// Rules and correlator, when detection is on.
+    analysis: Option<Analysis>,
+    signals_topic: Option<JsonTopic>,
+    incidents_topic: Option<JsonTopic>,
+    /// Incidents written so far, by id, and how big they were.
+    reported: BTreeMap<String, IncidentMark>,
 }
 
 /// What has been consumed but not yet committed.
@@ -109,6 +159,8 @@ struct Service {
 struct Pending {
     events: Vec<(Event, Option<SourceOffset>)>,
     dead_letters: Vec<(DeadLetterRow, Option<SourceOffset>)>,
+    /// Signals raised on the events, with their events' offsets.
+    signals: Vec<(Signal, Option<SourceOffset>)>,
     /// Dead letters to publish once the batch is in the lake.
     outgoing: Vec<(DeadLetter, SourceOffset)>,
     /// Highest offset consumed per partition.
@@ -119,7 +171,7 @@ struct Pending {
 
 impl Pending {
     fn rows(&self) -> usize {
-        self.events.len() + self.dead_letters.len()
+        self.events.len() + self.dead_letters.len() + self.signals.len()
     }
 
     fn is_empty(&self) -> bool {
@@ -135,7 +187,7 @@ impl Pending {
 }
 
 impl Service {
-    fn start(settings: RunSettings) -> Result<Self> {
+    fn start(settings: RunSettings, analysis: Option<AnalysisSettings>) -> Result<Self> {
         let writer = ward_storage::layout::default_writer_id();
         let lake = Lake::open(&settings.lake, &writer)
             .with_context(|| format!("cannot open the lake at {}", settings.lake.display()))?;
@@ -160,6 +212,21 @@ impl Service {
             Some(topic) => Some(DeadLetterTopic::connect(&settings.kafka, topic)?),
             None => None,
         };
+        let json_topic = |topic: &Option<String>| -> Result<Option<JsonTopic>> {
+            let topic = topic.as_deref();
+            Ok(topic
+                .map(|t| JsonTopic::connect(&settings.kafka, t))
+                .transpose()?)
+        };
+        let signals_topic = json_topic(&settings.signals_topic)?;
+        let incidents_topic = json_topic(&settings.incidents_topic)?;
+        let analysis = match &analysis {
+            Some(settings) => Some(Analysis::new(settings)?),
+            None => {
+                info!("no rules folder: detection and correlation are off");
+                None
+            }
+        };
 
         let stop = Arc::new(AtomicBool::new(false));
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -182,6 +249,10 @@ impl Service {
             pending: Pending::default(),
             topic_names: BTreeMap::new(),
             in_flight,
+            analysis,
+            signals_topic,
+            incidents_topic,
+            reported: BTreeMap::new(),
         })
     }
 
@@ -230,6 +301,10 @@ impl Service {
                         .copied()
                         .unwrap_or_default();
                     normalizer.normalize(&record, &mut events, &mut dead);
+                    let signals = match &mut self.analysis {
+                        Some(analysis) => analysis.process_all(&mut events),
+                        None => Vec::new(),
+                    };
 
                     let consumed = Consumed {
                         at: SourceOffset {
@@ -242,6 +317,13 @@ impl Service {
                     };
                     let publish = self.dead_letter_topic.is_some();
                     self.pending.add(consumed, &mut events, &mut dead, publish);
+                    let at = SourceOffset {
+                        topic,
+                        partition,
+                        offset,
+                    };
+                    let signals = signals.into_iter().map(|signal| (signal, Some(at.clone())));
+                    self.pending.signals.extend(signals);
                 }
             }
 
@@ -264,6 +346,12 @@ impl Service {
             self.after_commit(done)?;
         }
         if let Some(topic) = &self.dead_letter_topic {
+            topic.flush(Duration::from_secs(10))?;
+        }
+        for topic in [&self.signals_topic, &self.incidents_topic]
+            .into_iter()
+            .flatten()
+        {
             topic.flush(Duration::from_secs(10))?;
         }
         info!("ward run stopped");
@@ -303,16 +391,51 @@ impl Service {
             .iter()
             .map(|((topic, partition), offset)| ((topic.to_string(), *partition), offset + 1))
             .collect();
+        let incidents = self.grown_incidents();
+        let outgoing = Outgoing {
+            dead_letters: pending.outgoing,
+            signals: pending
+                .signals
+                .iter()
+                .map(|(signal, _)| signal.clone())
+                .collect(),
+            incidents: incidents.clone(),
+        };
         let batch = Batch {
             events: pending.events,
             dead_letters: pending.dead_letters,
+            signals: pending.signals,
+            incidents,
             consumed,
         };
         self.committer.submit(Job {
             batch,
             next,
-            outgoing: pending.outgoing,
+            outgoing,
         })
+    }
+
+    /// Incidents that are new, or hold more hosts, evidence or patients than when they
+    /// were last written.
+    fn grown_incidents(&mut self) -> Vec<Incident> {
+        let Some(analysis) = &mut self.analysis else {
+            return Vec::new();
+        };
+        let mut grown = Vec::new();
+        for incident in analysis.incidents() {
+            let mark = IncidentMark::of(&incident);
+            if self.reported.get(&incident.incident_id) != Some(&mark) {
+                info!(
+                    incident_id = %incident.incident_id,
+                    hosts = incident.path.len(),
+                    evidence = incident.evidence.len(),
+                    "incident found or grown",
+                );
+                self.reported.insert(incident.incident_id.clone(), mark);
+                grown.push(incident);
+            }
+        }
+        grown
     }
 
     /// Follows up a committed batch: forgets its offsets as in flight, records them in
@@ -332,8 +455,9 @@ impl Service {
         if let Err(err) = self.source.commit(&done.next) {
             warn!(error = %err, "cannot commit offsets to kafka; lag figures will trail");
         }
+        self.publish(&done.outgoing);
         if let Some(topic) = &self.dead_letter_topic {
-            for (letter, at) in &done.outgoing {
+            for (letter, at) in &done.outgoing.dead_letters {
                 let source = Some((&*at.topic, at.partition, at.offset));
                 if let Err(err) = topic.send(letter, source) {
                     warn!(error = %err, "cannot publish a dead letter; it is in the lake");
@@ -341,6 +465,35 @@ impl Service {
             }
         }
         Ok(())
+    }
+}
+
+impl Service {
+    /// Sends a committed batch's signals and incidents to their topics as JSON.
+    fn publish(&self, outgoing: &Outgoing) {
+        if let Some(topic) = &self.signals_topic {
+            for signal in &outgoing.signals {
+                send_json(topic, &signal.signal_id, signal);
+            }
+        }
+        if let Some(topic) = &self.incidents_topic {
+            for incident in &outgoing.incidents {
+                send_json(topic, &incident.incident_id, incident);
+            }
+        }
+    }
+}
+
+fn send_json(topic: &JsonTopic, key: &str, document: &impl serde::Serialize) {
+    let json = match serde_json::to_vec(document) {
+        Ok(json) => json,
+        Err(err) => {
+            warn!(topic = topic.topic(), error = %err, "cannot encode a document; it is in the lake");
+            return;
+        }
+    };
+    if let Err(err) = topic.send(key, &json) {
+        warn!(topic = topic.topic(), error = %err, "cannot publish a document; it is in the lake");
     }
 }
 

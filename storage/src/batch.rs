@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use ward_schemas::Event;
+use ward_schemas::{Event, Incident, Signal};
 
 use crate::DeadLetterRow;
 
@@ -43,6 +43,11 @@ pub struct Batch {
     pub events: Vec<(Event, Option<SourceOffset>)>,
     /// Records that could not be normalized, each with its Kafka offset if it has one.
     pub dead_letters: Vec<(DeadLetterRow, Option<SourceOffset>)>,
+    /// Signals rules raised, each with the Kafka offset of the event it is about, so a
+    /// signal is kept exactly when its event is.
+    pub signals: Vec<(Signal, Option<SourceOffset>)>,
+    /// Incidents, in their state at the time of the commit.
+    pub incidents: Vec<Incident>,
     /// The last offset consumed, per topic and partition, whether or not its message
     /// produced any record. The commit's offset range extends to it, so a message that
     /// produced nothing is not read again after a restart. Several values for one
@@ -56,9 +61,9 @@ impl Batch {
         Batch::default()
     }
 
-    /// Number of records (events and dead letters), not counting `consumed`.
+    /// Number of rows over all tables, not counting `consumed`.
     pub fn records(&self) -> usize {
-        self.events.len() + self.dead_letters.len()
+        self.events.len() + self.dead_letters.len() + self.signals.len() + self.incidents.len()
     }
 
     /// Whether the batch holds no records and no consumed offsets: committing it does

@@ -63,6 +63,10 @@ pub struct CommitSummary {
     pub event_rows: u64,
     /// Rows added to the `dead_letters` table.
     pub dead_letter_rows: u64,
+    /// Signal rows written.
+    pub signal_rows: u64,
+    /// Incident rows written.
+    pub incident_rows: u64,
     /// Records dropped because their offsets were already committed.
     pub duplicates: u64,
 }
@@ -177,6 +181,8 @@ impl Lake {
             offsets: plan.offset_ranges(&self.tail.committed),
             event_rows: plan.rows(Table::Events),
             dead_letter_rows: plan.rows(Table::DeadLetters),
+            signal_rows: plan.rows(Table::Signals),
+            incident_rows: plan.rows(Table::Incidents),
             duplicates: plan.duplicates,
             ..CommitSummary::default()
         };
@@ -215,6 +221,8 @@ impl Lake {
             files = summary.files.len(),
             events = summary.event_rows,
             dead_letters = summary.dead_letter_rows,
+            signals = summary.signal_rows,
+            incidents = summary.incident_rows,
             duplicates = summary.duplicates,
             "batch committed"
         );

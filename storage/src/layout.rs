@@ -8,6 +8,8 @@
 //! <lake>/
 //!   events/source=<edr|ndr|ehr>/date=YYYY-MM-DD/part-<seq:08>-<n>-<writer>.parquet
 //!   dead_letters/date=YYYY-MM-DD/part-<seq:08>-<n>-<writer>.parquet
+//!   signals/date=YYYY-MM-DD/part-<seq:08>-<n>-<writer>.parquet
+//!   incidents/date=YYYY-MM-DD/part-<seq:08>-<n>-<writer>.parquet
 //!   _manifest/manifest.jsonl    one line per commit (see `manifest`)
 //!   _manifest/lock              exclusive file lock, held while committing or recovering
 //!   _staging/<writer>/          files being written, before they are renamed into place
@@ -17,10 +19,13 @@
 //! - Partitioning is Hive style: `source` and `date` are read from the path, not stored in
 //!   the file (`source_kind` stays in events files and always equals `source`). `date` is
 //!   the UTC date of the event's `time`; for a dead letter, of its `received_time`, or of
-//!   the commit when it has none.
+//!   the commit when it has none; for a signal, of its `time`; for an incident, of its
+//!   `first_seen`.
 //! - An events file holds exactly the columns of [`ward_schemas::event_schema`], a
-//!   dead-letter file exactly those of [`dead_letter_schema`]; zstd compressed, one row
-//!   group per file (its size is the committed batch's share of that partition).
+//!   dead-letter file exactly those of [`dead_letter_schema`], signals and incidents
+//!   files those of [`ward_schemas::signal_schema`] and [`ward_schemas::incident_schema`];
+//!   zstd compressed, one row group per file (its size is the committed batch's share of
+//!   that partition).
 //! - A file under a table directory belongs to the lake if and only if a manifest entry
 //!   lists its path. Files no entry lists are orphans of a crash; [`Lake::open`] deletes
 //!   them, and readers that must be exact read the file list from the manifest.
@@ -49,6 +54,10 @@ use crate::StorageError;
 pub const EVENTS: &str = "events";
 /// Name of the dead-letters table and its directory.
 pub const DEAD_LETTERS: &str = "dead_letters";
+/// Name of the signals table and its directory.
+pub const SIGNALS: &str = "signals";
+/// Name of the incidents table and its directory.
+pub const INCIDENTS: &str = "incidents";
 /// Partition column holding the source kind (`edr`, `ndr`, `ehr`), read from the path.
 pub const SOURCE_COLUMN: &str = "source";
 /// Partition column holding the UTC date as `YYYY-MM-DD`, read from the path.
@@ -73,17 +82,28 @@ pub enum Table {
     Events,
     /// Records that could not be normalized, partitioned by date.
     DeadLetters,
+    /// What detection rules said about events, partitioned by date.
+    Signals,
+    /// Lateral-movement chains, partitioned by the date of their first step.
+    Incidents,
 }
 
 impl Table {
     /// Every table, in directory name order.
-    pub const ALL: [Table; 2] = [Table::DeadLetters, Table::Events];
+    pub const ALL: [Table; 4] = [
+        Table::DeadLetters,
+        Table::Events,
+        Table::Incidents,
+        Table::Signals,
+    ];
 
     /// The table's name, which is also its directory under the lake root.
     pub fn name(self) -> &'static str {
         match self {
             Table::Events => EVENTS,
             Table::DeadLetters => DEAD_LETTERS,
+            Table::Signals => SIGNALS,
+            Table::Incidents => INCIDENTS,
         }
     }
 
@@ -96,7 +116,7 @@ impl Table {
     pub fn partition_columns(self) -> &'static [&'static str] {
         match self {
             Table::Events => &[SOURCE_COLUMN, DATE_COLUMN],
-            Table::DeadLetters => &[DATE_COLUMN],
+            Table::DeadLetters | Table::Signals | Table::Incidents => &[DATE_COLUMN],
         }
     }
 
@@ -105,6 +125,8 @@ impl Table {
         match self {
             Table::Events => ward_schemas::event_schema(),
             Table::DeadLetters => crate::dead_letter_schema(),
+            Table::Signals => ward_schemas::signal_schema(),
+            Table::Incidents => ward_schemas::incident_schema(),
         }
     }
 }
@@ -260,7 +282,8 @@ mod tests {
         assert_eq!(Table::Events.partition_columns(), ["source", "date"]);
         assert_eq!(Table::DeadLetters.partition_columns(), ["date"]);
         assert_eq!(Table::from_name("dead_letters"), Some(Table::DeadLetters));
-        assert_eq!(Table::from_name("signals"), None);
+        assert_eq!(Table::from_name("signals"), Some(Table::Signals));
+        assert_eq!(Table::from_name("access_log"), None);
         for table in Table::ALL {
             let schema = table.schema();
             for column in table.partition_columns() {

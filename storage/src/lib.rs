@@ -1,8 +1,8 @@
 //! Storage: the Parquet lake that is ward's audit record.
 //!
-//! What comes in is a [`Batch`]: normalized [`Event`]s and [`DeadLetterRow`]s, each with
-//! the Kafka offset it was read from (or none, for files), and the last offset consumed
-//! per partition. What goes out is Hive-partitioned Parquet files any engine can query
+//! What comes in is a [`Batch`]: normalized [`Event`]s, [`DeadLetterRow`]s and the
+//! signals rules raised on the events, each with the Kafka offset it was read from (or
+//! none, for files), incidents, and the last offset consumed per partition. What goes out is Hive-partitioned Parquet files any engine can query
 //! (`events/source=edr/date=2020-09-20/part-....parquet`), and a hash-chained manifest
 //! that lists every file with its SHA-256 and the offsets it covers.
 //!
@@ -51,8 +51,8 @@ pub use dead_letter::{DeadLetterRow, dead_letter_schema};
 pub use error::{ChainProblem, Fault, StorageError};
 pub use lake::{CommitSummary, Lake, committed_offsets};
 pub use layout::{
-    DATE_COLUMN, DEAD_LETTERS, EVENTS, SOURCE_COLUMN, Table, default_writer_id, manifest_path,
-    table_dir,
+    DATE_COLUMN, DEAD_LETTERS, EVENTS, INCIDENTS, SIGNALS, SOURCE_COLUMN, Table, default_writer_id,
+    manifest_path, table_dir,
 };
 pub use manifest::{
     EntryKind, FileRecord, GENESIS_HASH, ManifestEntry, OffsetRange, read_manifest, verify_chain,

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use arrow::array::RecordBatch;
 use chrono::{Datelike, NaiveDate};
-use ward_schemas::{Event, EventBatchBuilder, SourceKind, Timestamp};
+use ward_schemas::{Event, EventBatchBuilder, Incident, Signal, SourceKind, Timestamp};
 
 use crate::dead_letter::dead_letter_batch;
 use crate::layout::{self, Table};
@@ -49,6 +49,10 @@ pub(crate) enum Rows {
     Events(Vec<(Event, Option<SourceOffset>)>),
     /// Rows of the dead-letters table.
     DeadLetters(Vec<(DeadLetterRow, Option<SourceOffset>)>),
+    /// Rows of the signals table.
+    Signals(Vec<(Signal, Option<SourceOffset>)>),
+    /// Rows of the incidents table; they carry no offset of their own.
+    Incidents(Vec<Incident>),
 }
 
 impl Rows {
@@ -57,6 +61,8 @@ impl Rows {
         match self {
             Rows::Events(rows) => rows.len(),
             Rows::DeadLetters(rows) => rows.len(),
+            Rows::Signals(rows) => rows.len(),
+            Rows::Incidents(rows) => rows.len(),
         }
     }
 
@@ -79,6 +85,17 @@ impl Rows {
                     }
                 })
             }
+            Rows::Signals(rows) => ward_schemas::signal_batch(rows.iter().map(|(row, _)| row))
+                .map_err(|source| StorageError::Arrow {
+                    table: layout::SIGNALS,
+                    source,
+                }),
+            Rows::Incidents(rows) => {
+                ward_schemas::incident_batch(rows).map_err(|source| StorageError::Arrow {
+                    table: layout::INCIDENTS,
+                    source,
+                })
+            }
         }
     }
 
@@ -86,6 +103,8 @@ impl Rows {
         match self {
             Rows::Events(rows) => Box::new(rows.iter().filter_map(|(_, at)| at.as_ref())),
             Rows::DeadLetters(rows) => Box::new(rows.iter().filter_map(|(_, at)| at.as_ref())),
+            Rows::Signals(rows) => Box::new(rows.iter().filter_map(|(_, at)| at.as_ref())),
+            Rows::Incidents(_) => Box::new(std::iter::empty()),
         }
     }
 
@@ -95,6 +114,8 @@ impl Rows {
         match self {
             Rows::Events(rows) => rows.retain(|(_, at)| is_new(at.as_ref(), committed)),
             Rows::DeadLetters(rows) => rows.retain(|(_, at)| is_new(at.as_ref(), committed)),
+            Rows::Signals(rows) => rows.retain(|(_, at)| is_new(at.as_ref(), committed)),
+            Rows::Incidents(_) => {}
         }
         before - self.len()
     }
@@ -150,14 +171,45 @@ impl Plan {
                 .push((row, at));
         }
 
+        let mut signals: BTreeMap<PartitionKey, Vec<_>> = BTreeMap::new();
+        for (signal, at) in batch.signals {
+            let date = partition_date(signal.time).unwrap_or(today);
+            let key = PartitionKey {
+                table: Table::Signals,
+                source: None,
+                date,
+            };
+            signals.entry(key).or_default().push((signal, at));
+        }
+        let mut incidents: BTreeMap<PartitionKey, Vec<_>> = BTreeMap::new();
+        for incident in batch.incidents {
+            let date = partition_date(incident.first_seen).unwrap_or(today);
+            let key = PartitionKey {
+                table: Table::Incidents,
+                source: None,
+                date,
+            };
+            incidents.entry(key).or_default().push(incident);
+        }
+
         let events = events
             .into_iter()
             .map(|(key, rows)| (key, Rows::Events(rows)));
+        let signals = signals
+            .into_iter()
+            .map(|(key, rows)| (key, Rows::Signals(rows)));
+        let incidents = incidents
+            .into_iter()
+            .map(|(key, rows)| (key, Rows::Incidents(rows)));
         let dead_letters = dead_letters
             .into_iter()
             .map(|(key, rows)| (key, Rows::DeadLetters(rows)));
         Plan {
-            files: events.chain(dead_letters).collect(),
+            files: events
+                .chain(dead_letters)
+                .chain(signals)
+                .chain(incidents)
+                .collect(),
             consumed: batch.consumed,
             duplicates: 0,
         }
@@ -263,7 +315,7 @@ fn undatable(event: Event, at: Option<&SourceOffset>) -> DeadLetterRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{at, date, dead_letter, event};
+    use crate::testing::{at, date, dead_letter, event, signal};
 
     fn committed(entries: &[(&str, i32, i64)]) -> Committed {
         let entries = entries.iter();
@@ -338,14 +390,31 @@ mod tests {
                 (event(SourceKind::Edr, "2020-09-20T00:00:00Z", "d"), None),
             ],
             dead_letters: vec![(dead_letter("e", None), at("edr", 0, 6))],
+            signals: vec![
+                (signal("a", "2020-09-20T00:00:00Z"), at("edr", 0, 4)),
+                (signal("e", "2020-09-21T00:00:00Z"), at("edr", 0, 6)),
+            ],
+            incidents: Vec::new(),
             consumed: Vec::new(),
         };
         let mut plan = Plan::new(batch, date("2024-01-01"));
 
         let changed = plan.retain_after(&committed(&[("edr", 0, 5)]));
+        assert_eq!(
+            plan.rows(Table::Signals),
+            1,
+            "signals follow their events' offsets"
+        );
+        let signal_dirs: Vec<String> = plan
+            .files
+            .keys()
+            .filter(|key| key.table == Table::Signals)
+            .map(PartitionKey::dir)
+            .collect();
+        assert_eq!(signal_dirs, ["signals/date=2020-09-21"]);
 
-        assert_eq!(plan.duplicates, 2);
-        assert_eq!(changed.len(), 1);
+        assert_eq!(plan.duplicates, 3);
+        assert_eq!(changed.len(), 2);
         assert_eq!(
             plan.rows(Table::Events),
             2,

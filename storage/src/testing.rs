@@ -52,3 +52,27 @@ pub fn dead_letter(raw: &str, received: Option<&str>) -> DeadLetterRow {
         raw: raw.as_bytes().to_vec(),
     }
 }
+
+/// A signal of rule `rule` on the event whose raw record is `raw`, at an RFC 3339 time.
+pub fn signal(raw: &str, at: &str) -> ward_schemas::Signal {
+    let event_id = ward_schemas::EventId::of_record(raw.as_bytes());
+    ward_schemas::Signal {
+        signal_id: ward_schemas::signal::signal_id("test-rule", event_id),
+        time: time(at),
+        rule_id: "test-rule".into(),
+        title: "Test rule".into(),
+        severity: ward_schemas::Severity::Low,
+        technique: "T0000".into(),
+        kind: ward_schemas::SignalKind::Host,
+        event_id,
+        event_class: ward_schemas::Class::BaseEvent,
+        host: None,
+        src_host: None,
+        src_ip: None,
+        dst_host: None,
+        dst_ip: None,
+        user: None,
+        patient_id: None,
+        summary: None,
+    }
+}
