@@ -89,7 +89,7 @@ fn every_real_file_normalizes_and_only_non_events_are_dead_letters() {
     let jsonl_files = ["edr/evtx-attack-samples", "edr/otrf", "ndr/zeek/apt29-day1"]
         .iter()
         .chain(&["ndr/zeek/wrccdc2018", "ndr/suricata"])
-        .flat_map(|dir| walk(&data.join(dir)))
+        .flat_map(|dir| common::files_under(&data.join(dir)))
         .filter(|p| !p.ends_with("ground_truth.json") && !is_capture(p));
     let mut checked = 0;
     for path in jsonl_files {
@@ -120,7 +120,7 @@ fn every_real_file_normalizes_and_only_non_events_are_dead_letters() {
 
     // Zeek TSV: every data row, none of the header lines.
     let tsv_dir = data.join("ndr/zeek/lsass-campaign-01-tsv");
-    let tsv_rows: usize = walk(&tsv_dir)
+    let tsv_rows: usize = common::files_under(&tsv_dir)
         .iter()
         .map(|p| {
             let text = std::fs::read_to_string(p).expect("readable");
@@ -139,23 +139,6 @@ fn every_real_file_normalizes_and_only_non_events_are_dead_letters() {
     // The summary names formats and classes, and the skipped packet captures.
     assert!(stderr.contains("windows-json"), "{stderr}");
     assert!(stderr.contains("packet capture"), "{stderr}");
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("readable folder") {
-            let path = entry.expect("readable entry").path();
-            if path.is_dir() {
-                stack.push(path)
-            } else {
-                files.push(path)
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 fn is_capture(path: &Path) -> bool {

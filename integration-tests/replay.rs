@@ -8,26 +8,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use common::lake::{count, query};
-use common::{data_dir, json_lines, text, ward};
+use common::{LAB_INVENTORY, data_dir, json_lines, text, ward};
 use serde_json::Value;
-
-/// The lab of the OTRF runs, with the victim workstation playing an ePHI database.
-const LAB_INVENTORY: &str = r#"
-[[asset]]
-host = "WORKSTATION5"
-ips = ["172.18.39.5"]
-tier = "workstation"
-
-[[asset]]
-host = "WORKSTATION6"
-ips = ["172.18.39.6"]
-tier = "ephi_db"
-
-[[asset]]
-host = "MORDORDC"
-ips = ["172.18.38.5"]
-tier = "domain_controller"
-"#;
 
 /// The rule pack in the repository.
 fn rules_dir() -> PathBuf {

@@ -42,8 +42,26 @@ session_timeout = "6s"
 [kafka.properties]
 "fetch.wait.max.ms" = "5"
 TOML
+# The OTRF lab: the victim workstation plays an ePHI database, so its lateral movement
+# becomes an incident.
+cat >"$state/inventory.toml" <<'TOML'
+[[asset]]
+host = "WORKSTATION5"
+ips = ["172.18.39.5"]
+tier = "workstation"
+
+[[asset]]
+host = "WORKSTATION6"
+ips = ["172.18.39.6"]
+tier = "ephi_db"
+
+[[asset]]
+host = "MORDORDC"
+ips = ["172.18.38.5"]
+tier = "domain_controller"
+TOML
 "$ward" run --brokers "$brokers" --topics edr,ndr,ehr --lake "$lake" --config "$state/ward.toml" \
-    --exit-when-idle 10s
+    --rules detections/rules --inventory "$state/inventory.toml" --exit-when-idle 10s
 
 say "ward query: what the lake holds"
 "$ward" query --lake "$lake" \
@@ -52,6 +70,9 @@ say "ward query: what the lake holds"
     "SELECT time, host, src_ip, user, logon_type FROM events
      WHERE event_code = '4624' AND logon_type = 3 AND user = 'pgustavo' ORDER BY time"
 "$ward" query --lake "$lake" "SELECT reason, topic, count(*) AS n FROM dead_letters GROUP BY 1, 2"
+"$ward" query --lake "$lake" \
+    "SELECT incident_id, min(first_seen) AS first_seen, max(last_seen) AS last_seen,
+            max(cardinality(evidence)) AS evidence FROM incidents GROUP BY 1 ORDER BY 2"
 
 cat >&2 <<MSG
 

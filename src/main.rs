@@ -7,17 +7,26 @@
 //! - `ward publish`: sends the records of sensor files to a Kafka topic.
 //! - `ward replay`: runs detection and correlation over sensor files into the lake.
 //! - `ward rules`: lists the detection rules and runs their fixtures.
+//! - `ward generate`: writes a generated hospital's telemetry, with or without an attack.
+//! - `ward demo`: generates an attack, runs it through the pipeline, shows the incident.
+//! - `ward report`: investigation reports (patient access, user activity, incident).
+//! - `ward verify`: checks every lake file and the manifest's hash chain for tampering.
 //!
 //! This is the only crate that uses `anyhow`; the libraries return typed errors and the
 //! binary turns them into messages for the operator.
 
+mod access;
 mod analysis;
+mod demo;
+mod generate;
 mod normalize;
 mod publish;
 mod query;
 mod replay;
+mod report;
 mod rules;
 mod run;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -43,6 +52,10 @@ enum Command {
     Publish(publish::PublishArgs),
     Replay(replay::ReplayArgs),
     Rules(rules::RulesArgs),
+    Generate(generate::GenerateArgs),
+    Demo(demo::DemoArgs),
+    Report(report::ReportArgs),
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,15 +66,19 @@ fn main() -> ExitCode {
         _ => "warn",
     });
     let result = match cli.command {
-        Command::Normalize(args) => normalize::run(args),
-        Command::Run(args) => run::run(args),
-        Command::Query(args) => query::run(args),
-        Command::Publish(args) => publish::run(args),
-        Command::Replay(args) => replay::run(args),
-        Command::Rules(args) => rules::run(args),
+        Command::Normalize(args) => normalize::run(args).map(|()| None),
+        Command::Run(args) => run::run(args).map(|()| None),
+        Command::Query(args) => query::run(args).map(|()| None),
+        Command::Publish(args) => publish::run(args).map(|()| None),
+        Command::Replay(args) => replay::run(args).map(|()| None),
+        Command::Rules(args) => rules::run(args).map(|()| None),
+        Command::Generate(args) => generate::run(args).map(|()| None),
+        Command::Demo(args) => demo::run(args).map(|()| None),
+        Command::Report(args) => report::run(args).map(|()| None),
+        Command::Verify(args) => verify::run(args).map(Some),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code.unwrap_or(ExitCode::SUCCESS),
         Err(err) => {
             eprintln!("ward: error: {err:#}");
             ExitCode::from(2)

@@ -58,27 +58,57 @@ impl ProducerContext for Deliveries {
     }
 }
 
+/// What a publish sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Published {
+    /// Records the brokers acknowledged.
+    pub sent: u64,
+    /// Zeek TSV and CSV rows left out: a row needs its file's header.
+    pub refused: u64,
+}
+
 /// Runs `ward publish`.
 pub fn run(args: PublishArgs) -> Result<()> {
-    create_topic(&args.brokers, &args.topic, args.partitions)?;
+    let published = publish(&args.brokers, &args.topic, args.partitions, &args.paths)?;
+    eprintln!(
+        "ward publish: {} records sent to {}",
+        published.sent, args.topic
+    );
+    if published.refused > 0 {
+        eprintln!(
+            "ward publish: {} Zeek TSV or CSV rows not sent: a row needs its file's \
+             header, so publish those logs as JSON",
+            published.refused
+        );
+    }
+    Ok(())
+}
+
+/// Sends every record of `paths` to `topic`, creating it with `partitions` if needed.
+pub fn publish(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    paths: &[PathBuf],
+) -> Result<Published> {
+    create_topic(brokers, topic, partitions)?;
     let producer: ThreadedProducer<Deliveries> = ClientConfig::new()
-        .set("bootstrap.servers", &args.brokers)
+        .set("bootstrap.servers", brokers)
         .set("linger.ms", "20")
         .set("queue.buffering.max.kbytes", "262144")
         .create_with_context(Deliveries::default())
         .context("cannot create a Kafka producer")?;
 
-    let mut sent = 0u64;
-    let mut refused = 0u64;
-    for input in read::expand(&args.paths)? {
+    let mut published = Published::default();
+    for input in read::expand(paths)? {
         let Input::File(path) = input else { continue };
         let mut failure = None;
         read::read_file(&path, &mut |record| {
             if matches!(record.hint, Hint::ZeekTsv(_) | Hint::Csv(_)) {
-                refused += 1;
+                published.refused += 1;
                 return;
             }
-            let mut message = BaseRecord::<(), [u8]>::to(&args.topic).payload(record.bytes);
+            let mut message = BaseRecord::<(), [u8]>::to(topic).payload(record.bytes);
             loop {
                 match producer.send(message) {
                     Ok(()) => break,
@@ -93,10 +123,10 @@ pub fn run(args: PublishArgs) -> Result<()> {
                     }
                 }
             }
-            sent += 1;
+            published.sent += 1;
         })?;
         if let Some(err) = failure {
-            bail!("cannot publish to {}: {err}", args.topic);
+            bail!("cannot publish to {topic}: {err}");
         }
     }
     producer
@@ -105,18 +135,11 @@ pub fn run(args: PublishArgs) -> Result<()> {
     let failed = producer.context().failed.load(Ordering::Relaxed);
     if failed > 0 {
         bail!(
-            "the brokers refused {failed} of {sent} records sent to {}",
-            args.topic
+            "the brokers refused {failed} of {} records sent to {topic}",
+            published.sent
         );
     }
-    eprintln!("ward publish: {sent} records sent to {}", args.topic);
-    if refused > 0 {
-        eprintln!(
-            "ward publish: {refused} Zeek TSV or CSV rows not sent: a row needs its file's \
-             header, so publish those logs as JSON"
-        );
-    }
-    Ok(())
+    Ok(published)
 }
 
 fn is_queue_full(err: &KafkaError) -> bool {

@@ -1,7 +1,8 @@
 //! `ward query`: SQL over the lake with DataFusion.
 //!
-//! Tables: `events` (Hive-partitioned by `source` and `date`), `dead_letters`, `signals`
-//! and `incidents` (partitioned by `date`). The partition columns can be used in `WHERE` clauses, and a
+//! Tables: `events` (Hive-partitioned by `source` and `date`), `dead_letters`, `signals`,
+//! `incidents` and `access_log` (partitioned by `date`). Every query is recorded in
+//! `access_log` before its result is shown. The partition columns can be used in `WHERE` clauses, and a
 //! filter on them reads only the matching folders: `WHERE date = '2020-09-20'` over
 //! years of data reads one day.
 
@@ -19,7 +20,11 @@ use datafusion::datasource::listing::{
 };
 use datafusion::prelude::SessionContext;
 
-/// Answer SQL over the lake: tables `events`, `dead_letters`, `signals` and `incidents`.
+/// Answer SQL over the lake: tables `events`, `dead_letters`, `signals`, `incidents` and
+/// `access_log`.
+///
+/// Every query is recorded in `access_log` (who, when, the SQL, rows returned) before its
+/// result is printed.
 ///
 /// Example: ward query --lake lake "SELECT source, class, count(*) FROM events GROUP BY
 /// 1, 2 ORDER BY 3 DESC"
@@ -60,7 +65,16 @@ pub fn run(args: QueryArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the query runtime")?;
-    let batches = runtime.block_on(execute(&args.lake, &args.sql))?;
+    let access = crate::access::Use::start("query", args.sql.clone());
+    let batches = match runtime.block_on(execute(&args.lake, &args.sql)) {
+        Ok(batches) => batches,
+        Err(err) => {
+            access.record(&args.lake, None)?;
+            return Err(err);
+        }
+    };
+    let rows = batches.iter().map(|batch| batch.num_rows() as u64).sum();
+    access.record(&args.lake, Some(rows))?;
     print(&batches, args.format).or_else(|err| {
         if err.kind() == io::ErrorKind::BrokenPipe {
             Ok(())

@@ -264,8 +264,9 @@ pub fn print_incident(incident: &Incident) {
         );
     }
     eprintln!(
-        "    patients affected: {} -> {}",
+        "    patients affected: {} -> {} ({})",
         incident.patients_affected,
-        incident.triage.as_str()
+        incident.triage.as_str(),
+        incident.triage.explain()
     );
 }

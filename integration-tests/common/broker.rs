@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 /// A running broker; stopped when dropped.
 pub struct Broker {
@@ -176,6 +177,35 @@ impl Broker {
         producer
             .flush(Duration::from_secs(60))
             .expect("every message is acknowledged");
+    }
+}
+
+impl Broker {
+    /// Reads partition 0 of `topic` from the start until `count` messages came, or
+    /// `limit` passed; returns the payloads read.
+    pub fn consume(&self, topic: &str, count: usize, limit: Duration) -> Vec<Vec<u8>> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.address())
+            .set("group.id", "ward-tests-reader")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("a consumer");
+        let mut partitions = TopicPartitionList::new();
+        partitions
+            .add_partition_offset(topic, 0, Offset::Beginning)
+            .expect("a partition to read");
+        consumer
+            .assign(&partitions)
+            .expect("the partition is assigned");
+
+        let deadline = Instant::now() + limit;
+        let mut payloads = Vec::new();
+        while payloads.len() < count && Instant::now() < deadline {
+            if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+                payloads.push(message.payload().unwrap_or_default().to_vec());
+            }
+        }
+        payloads
     }
 }
 

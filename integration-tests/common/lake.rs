@@ -29,8 +29,22 @@ impl WardRun {
     /// Starts `ward run` on `topics` into `lake`, with `extra` flags, logging to a file in
     /// `dir`. The consumer group is `tests` unless `extra` names one.
     pub fn start(dir: &Path, broker: &str, topics: &str, lake: &Path, extra: &[&str]) -> Self {
+        WardRun::start_with(dir, broker, topics, lake, extra, "")
+    }
+
+    /// Like [`WardRun::start`], with `config` (top-level TOML keys) before the fast
+    /// settings.
+    pub fn start_with(
+        dir: &Path,
+        broker: &str,
+        topics: &str,
+        lake: &Path,
+        extra: &[&str],
+        config: &str,
+    ) -> Self {
+        let config_text = format!("{config}\n{FAST_CONFIG}");
         let config = dir.join("ward.toml");
-        std::fs::write(&config, FAST_CONFIG).expect("a config file");
+        std::fs::write(&config, config_text).expect("a config file");
         let n = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
         let log = dir.join(format!("ward-{n}.log"));
         let file = std::fs::File::create(&log).expect("a log file");

@@ -49,3 +49,39 @@ pub fn json_lines(bytes: &[u8]) -> Vec<Value> {
 pub fn text<'a>(event: &'a Value, field: &str) -> &'a str {
     event.get(field).and_then(Value::as_str).unwrap_or("")
 }
+
+/// Every file under `dir`, recursively, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).expect("a readable folder") {
+            let path = entry.expect("a readable entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The lab of the OTRF runs, with the victim workstation playing an ePHI database.
+pub const LAB_INVENTORY: &str = r#"
+[[asset]]
+host = "WORKSTATION5"
+ips = ["172.18.39.5"]
+tier = "workstation"
+
+[[asset]]
+host = "WORKSTATION6"
+ips = ["172.18.39.6"]
+tier = "ephi_db"
+
+[[asset]]
+host = "MORDORDC"
+ips = ["172.18.38.5"]
+tier = "domain_controller"
+"#;

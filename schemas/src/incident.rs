@@ -34,6 +34,7 @@ pub const MAJOR_BREACH_INDIVIDUALS: u64 = 500;
 #[serde(rename_all = "snake_case")]
 pub enum Triage {
     /// 500 or more individuals: notify them, HHS and prominent media within 60 days.
+    #[serde(rename = "hhs_and_media_within_60_days")]
     HhsAndMediaWithin60Days,
     /// Fewer than 500: notify them within 60 days and HHS in the annual log.
     AnnualLog,
@@ -49,7 +50,21 @@ impl Triage {
         }
     }
 
-    /// The name stored in the lake.
+    /// What the duty is, for people.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Triage::HhsAndMediaWithin60Days => {
+                "500 or more: notify each patient, HHS and prominent media within 60 days \
+                 (45 CFR 164.404-408)"
+            }
+            Triage::AnnualLog => {
+                "fewer than 500: notify each patient within 60 days, HHS in the annual log \
+                 (45 CFR 164.404, 164.408(c))"
+            }
+        }
+    }
+
+    /// The name stored in the lake, and in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Triage::HhsAndMediaWithin60Days => "hhs_and_media_within_60_days",
@@ -270,5 +285,13 @@ mod tests {
             .expect("hops")
             .as_string::<i32>();
         assert!(hops.value(0).contains("\"from\":\"ws-01\""));
+    }
+
+    #[test]
+    fn triage_reads_the_same_in_json_and_in_the_lake() {
+        for triage in [Triage::HhsAndMediaWithin60Days, Triage::AnnualLog] {
+            let json = serde_json::to_value(triage).expect("a triage serializes");
+            assert_eq!(json, triage.as_str());
+        }
     }
 }

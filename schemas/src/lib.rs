@@ -21,7 +21,9 @@
 //! - [`columns`]: the Arrow schema and the builder from events to record batches.
 //! - [`signal`]: [`Signal`], what a detection rule says about one event, and its table.
 //! - [`incident`]: [`Incident`], a lateral-movement chain with its evidence, and its table.
+//! - [`access`]: [`Access`], one use of the lake by a person or program, and its table.
 
+pub mod access;
 pub mod columns;
 pub mod event;
 pub mod id;
@@ -31,6 +33,7 @@ pub mod names;
 pub mod signal;
 pub mod time;
 
+pub use access::{Access, access_batch, access_schema};
 pub use columns::{EventBatchBuilder, event_schema};
 pub use event::Event;
 pub use id::EventId;

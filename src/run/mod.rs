@@ -23,7 +23,7 @@ mod committer;
 pub mod config;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -36,7 +36,7 @@ use ward_ingest::kafka::{DeadLetterTopic, JsonTopic, KafkaSource, ResumeOffsets,
 use ward_ingest::{DeadLetter, FormatChoice, Normalizer};
 use ward_schemas::{Event, Incident, Signal};
 
-use crate::analysis::{Analysis, AnalysisFlags, AnalysisSettings, DEFAULT_RULES};
+use crate::analysis::{Analysis, AnalysisFlags, AnalysisSettings};
 use ward_storage::{Batch, DeadLetterRow, Lake, SourceOffset};
 
 use committer::{Committer, Done, Job};
@@ -48,7 +48,9 @@ use config::{RunConfig, RunFlags, RunSettings};
 /// Joins a consumer group, normalizes every record, and writes events and dead letters
 /// to Hive-partitioned Parquet under the lake folder, recorded in a hash-chained
 /// manifest. Each record reaches the lake exactly once, across crashes and restarts.
-/// Stop it with Ctrl-C or SIGTERM: it writes what it holds and exits 0.
+/// With --rules (or `rules` in the configuration) it also runs the detection rules and
+/// the correlator, writing signals and incidents beside the events. Stop it with Ctrl-C
+/// or SIGTERM: it writes what it holds and exits 0.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Kafka bootstrap brokers, HOST:PORT[,HOST:PORT...].
@@ -93,10 +95,11 @@ pub fn run(args: RunArgs) -> Result<()> {
         group: args.group,
         exit_when_idle: args.exit_when_idle,
     };
-    // Detection runs whenever a rules folder is named or the default one exists.
+    // Detection runs when a rules folder is named; the service never picks one up from
+    // its working directory by surprise.
     let analysis = AnalysisSettings::new(&config, &args.analysis)?;
     let named = args.analysis.rules.is_some() || config.rules.is_some();
-    let analysis = (named || Path::new(DEFAULT_RULES).is_dir()).then_some(analysis);
+    let analysis = named.then_some(analysis);
     let settings = RunSettings::new(config, flags)?;
     Service::start(settings, analysis)?.run()
 }
@@ -152,7 +155,16 @@ struct Service {
     incidents_topic: Option<JsonTopic>,
     /// Incidents written so far, by id, and how big they were.
     reported: BTreeMap<String, IncidentMark>,
+    /// Events analysed since incidents were last built (an EHR access can grow an
+    /// incident's patients without any new signal).
+    unbuilt: usize,
+    /// When incidents were last built.
+    last_build: Instant,
 }
+
+/// Least time between two builds of incidents: a build walks every signal held, so
+/// building on every batch would make a backlog of signals quadratic.
+const INCIDENT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What has been consumed but not yet committed.
 #[derive(Default)]
@@ -253,6 +265,8 @@ impl Service {
             signals_topic,
             incidents_topic,
             reported: BTreeMap::new(),
+            unbuilt: 0,
+            last_build: Instant::now(),
         })
     }
 
@@ -302,7 +316,10 @@ impl Service {
                         .unwrap_or_default();
                     normalizer.normalize(&record, &mut events, &mut dead);
                     let signals = match &mut self.analysis {
-                        Some(analysis) => analysis.process_all(&mut events),
+                        Some(analysis) => {
+                            self.unbuilt += events.len();
+                            analysis.process_all(&mut events)
+                        }
                         None => Vec::new(),
                     };
 
@@ -328,7 +345,7 @@ impl Service {
             }
 
             if self.batch_is_due() {
-                self.submit()?;
+                self.submit(false)?;
             }
             while let Some(done) = self.committer.finished() {
                 self.after_commit(done)?;
@@ -341,7 +358,7 @@ impl Service {
             }
         }
 
-        self.submit()?;
+        self.submit(true)?;
         for done in self.committer.close() {
             self.after_commit(done)?;
         }
@@ -369,11 +386,13 @@ impl Service {
                     .is_some_and(|t| t.elapsed() >= limits.max_wait))
     }
 
-    /// Hands the pending batch to the committer. After the lake has it, `after_commit`
-    /// tells Kafka and publishes its dead letters: only the lake's commit makes a record
-    /// safe.
-    fn submit(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
+    /// Hands the pending batch to the committer, with the incidents that grew when it is
+    /// time to build them (always for the `last` batch). After the lake has it,
+    /// `after_commit` tells Kafka and publishes its dead letters: only the lake's commit
+    /// makes a record safe.
+    fn submit(&mut self, last: bool) -> Result<()> {
+        let incidents = self.grown_incidents(last);
+        if self.pending.is_empty() && incidents.is_empty() {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
@@ -391,7 +410,6 @@ impl Service {
             .iter()
             .map(|((topic, partition), offset)| ((topic.to_string(), *partition), offset + 1))
             .collect();
-        let incidents = self.grown_incidents();
         let outgoing = Outgoing {
             dead_letters: pending.outgoing,
             signals: pending
@@ -406,6 +424,7 @@ impl Service {
             dead_letters: pending.dead_letters,
             signals: pending.signals,
             incidents,
+            accesses: Vec::new(),
             consumed,
         };
         self.committer.submit(Job {
@@ -416,11 +435,17 @@ impl Service {
     }
 
     /// Incidents that are new, or hold more hosts, evidence or patients than when they
-    /// were last written.
-    fn grown_incidents(&mut self) -> Vec<Incident> {
+    /// were last written; built only when events were analysed since the last build, and
+    /// at most every [`INCIDENT_INTERVAL`] unless this is the `last` batch.
+    fn grown_incidents(&mut self, last: bool) -> Vec<Incident> {
         let Some(analysis) = &mut self.analysis else {
             return Vec::new();
         };
+        if self.unbuilt == 0 || (!last && self.last_build.elapsed() < INCIDENT_INTERVAL) {
+            return Vec::new();
+        }
+        self.unbuilt = 0;
+        self.last_build = Instant::now();
         let mut grown = Vec::new();
         for incident in analysis.incidents() {
             let mark = IncidentMark::of(&incident);

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use ward_schemas::{Event, Incident, Signal};
+use ward_schemas::{Access, Event, Incident, Signal};
 
 use crate::DeadLetterRow;
 
@@ -48,6 +48,8 @@ pub struct Batch {
     pub signals: Vec<(Signal, Option<SourceOffset>)>,
     /// Incidents, in their state at the time of the commit.
     pub incidents: Vec<Incident>,
+    /// Uses of the lake, for the access log.
+    pub accesses: Vec<Access>,
     /// The last offset consumed, per topic and partition, whether or not its message
     /// produced any record. The commit's offset range extends to it, so a message that
     /// produced nothing is not read again after a restart. Several values for one
@@ -63,7 +65,11 @@ impl Batch {
 
     /// Number of rows over all tables, not counting `consumed`.
     pub fn records(&self) -> usize {
-        self.events.len() + self.dead_letters.len() + self.signals.len() + self.incidents.len()
+        self.events.len()
+            + self.dead_letters.len()
+            + self.signals.len()
+            + self.incidents.len()
+            + self.accesses.len()
     }
 
     /// Whether the batch holds no records and no consumed offsets: committing it does

@@ -67,6 +67,8 @@ pub struct CommitSummary {
     pub signal_rows: u64,
     /// Incident rows written.
     pub incident_rows: u64,
+    /// Access-log rows written.
+    pub access_rows: u64,
     /// Records dropped because their offsets were already committed.
     pub duplicates: u64,
 }
@@ -183,6 +185,7 @@ impl Lake {
             dead_letter_rows: plan.rows(Table::DeadLetters),
             signal_rows: plan.rows(Table::Signals),
             incident_rows: plan.rows(Table::Incidents),
+            access_rows: plan.rows(Table::AccessLog),
             duplicates: plan.duplicates,
             ..CommitSummary::default()
         };

@@ -10,6 +10,7 @@
 //!   dead_letters/date=YYYY-MM-DD/part-<seq:08>-<n>-<writer>.parquet
 //!   signals/date=YYYY-MM-DD/part-<seq:08>-<n>-<writer>.parquet
 //!   incidents/date=YYYY-MM-DD/part-<seq:08>-<n>-<writer>.parquet
+//!   access_log/date=YYYY-MM-DD/part-<seq:08>-<n>-<writer>.parquet
 //!   _manifest/manifest.jsonl    one line per commit (see `manifest`)
 //!   _manifest/lock              exclusive file lock, held while committing or recovering
 //!   _staging/<writer>/          files being written, before they are renamed into place
@@ -20,7 +21,7 @@
 //!   the file (`source_kind` stays in events files and always equals `source`). `date` is
 //!   the UTC date of the event's `time`; for a dead letter, of its `received_time`, or of
 //!   the commit when it has none; for a signal, of its `time`; for an incident, of its
-//!   `first_seen`.
+//!   `first_seen`; for an access, of its `time`.
 //! - An events file holds exactly the columns of [`ward_schemas::event_schema`], a
 //!   dead-letter file exactly those of [`dead_letter_schema`], signals and incidents
 //!   files those of [`ward_schemas::signal_schema`] and [`ward_schemas::incident_schema`];
@@ -58,6 +59,8 @@ pub const DEAD_LETTERS: &str = "dead_letters";
 pub const SIGNALS: &str = "signals";
 /// Name of the incidents table and its directory.
 pub const INCIDENTS: &str = "incidents";
+/// Name of the access-log table and its directory.
+pub const ACCESS_LOG: &str = "access_log";
 /// Partition column holding the source kind (`edr`, `ndr`, `ehr`), read from the path.
 pub const SOURCE_COLUMN: &str = "source";
 /// Partition column holding the UTC date as `YYYY-MM-DD`, read from the path.
@@ -86,11 +89,14 @@ pub enum Table {
     Signals,
     /// Lateral-movement chains, partitioned by the date of their first step.
     Incidents,
+    /// Uses of the lake (queries, reports), partitioned by date.
+    AccessLog,
 }
 
 impl Table {
     /// Every table, in directory name order.
-    pub const ALL: [Table; 4] = [
+    pub const ALL: [Table; 5] = [
+        Table::AccessLog,
         Table::DeadLetters,
         Table::Events,
         Table::Incidents,
@@ -104,6 +110,7 @@ impl Table {
             Table::DeadLetters => DEAD_LETTERS,
             Table::Signals => SIGNALS,
             Table::Incidents => INCIDENTS,
+            Table::AccessLog => ACCESS_LOG,
         }
     }
 
@@ -116,7 +123,9 @@ impl Table {
     pub fn partition_columns(self) -> &'static [&'static str] {
         match self {
             Table::Events => &[SOURCE_COLUMN, DATE_COLUMN],
-            Table::DeadLetters | Table::Signals | Table::Incidents => &[DATE_COLUMN],
+            Table::DeadLetters | Table::Signals | Table::Incidents | Table::AccessLog => {
+                &[DATE_COLUMN]
+            }
         }
     }
 
@@ -127,6 +136,7 @@ impl Table {
             Table::DeadLetters => crate::dead_letter_schema(),
             Table::Signals => ward_schemas::signal_schema(),
             Table::Incidents => ward_schemas::incident_schema(),
+            Table::AccessLog => ward_schemas::access_schema(),
         }
     }
 }
@@ -283,7 +293,8 @@ mod tests {
         assert_eq!(Table::DeadLetters.partition_columns(), ["date"]);
         assert_eq!(Table::from_name("dead_letters"), Some(Table::DeadLetters));
         assert_eq!(Table::from_name("signals"), Some(Table::Signals));
-        assert_eq!(Table::from_name("access_log"), None);
+        assert_eq!(Table::from_name("access_log"), Some(Table::AccessLog));
+        assert_eq!(Table::from_name("patients"), None);
         for table in Table::ALL {
             let schema = table.schema();
             for column in table.partition_columns() {

@@ -22,6 +22,7 @@
 //! - [`manifest`]: the manifest's format (a durable format), reading and chain checks.
 //! - [`dead_letter`]: the `dead_letters` table's row and schema.
 //! - [`error`]: [`StorageError`] and whose fault it is.
+//! - [`mod@verify`]: [`verify()`], checking every file and the chain against the manifest.
 //! - `plan`: sorting a batch into partition files and dropping committed offsets.
 //! - `part_file`: writing a Parquet file while hashing it.
 //! - `tail`: a writer's view of the manifest, catching up and appending.
@@ -45,15 +46,17 @@ mod recovery;
 mod tail;
 #[cfg(test)]
 mod testing;
+pub mod verify;
 
 pub use batch::{Batch, SourceOffset};
 pub use dead_letter::{DeadLetterRow, dead_letter_schema};
 pub use error::{ChainProblem, Fault, StorageError};
 pub use lake::{CommitSummary, Lake, committed_offsets};
 pub use layout::{
-    DATE_COLUMN, DEAD_LETTERS, EVENTS, INCIDENTS, SIGNALS, SOURCE_COLUMN, Table, default_writer_id,
-    manifest_path, table_dir,
+    ACCESS_LOG, DATE_COLUMN, DEAD_LETTERS, EVENTS, INCIDENTS, SIGNALS, SOURCE_COLUMN, Table,
+    default_writer_id, manifest_path, table_dir,
 };
 pub use manifest::{
     EntryKind, FileRecord, GENESIS_HASH, ManifestEntry, OffsetRange, read_manifest, verify_chain,
 };
+pub use verify::{Problem, VerifyReport, verify};

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use arrow::array::RecordBatch;
 use chrono::{Datelike, NaiveDate};
-use ward_schemas::{Event, EventBatchBuilder, Incident, Signal, SourceKind, Timestamp};
+use ward_schemas::{Access, Event, EventBatchBuilder, Incident, Signal, SourceKind, Timestamp};
 
 use crate::dead_letter::dead_letter_batch;
 use crate::layout::{self, Table};
@@ -53,6 +53,8 @@ pub(crate) enum Rows {
     Signals(Vec<(Signal, Option<SourceOffset>)>),
     /// Rows of the incidents table; they carry no offset of their own.
     Incidents(Vec<Incident>),
+    /// Rows of the access log; no offset either.
+    Accesses(Vec<Access>),
 }
 
 impl Rows {
@@ -63,6 +65,7 @@ impl Rows {
             Rows::DeadLetters(rows) => rows.len(),
             Rows::Signals(rows) => rows.len(),
             Rows::Incidents(rows) => rows.len(),
+            Rows::Accesses(rows) => rows.len(),
         }
     }
 
@@ -96,6 +99,12 @@ impl Rows {
                     source,
                 })
             }
+            Rows::Accesses(rows) => {
+                ward_schemas::access_batch(rows).map_err(|source| StorageError::Arrow {
+                    table: layout::ACCESS_LOG,
+                    source,
+                })
+            }
         }
     }
 
@@ -104,7 +113,7 @@ impl Rows {
             Rows::Events(rows) => Box::new(rows.iter().filter_map(|(_, at)| at.as_ref())),
             Rows::DeadLetters(rows) => Box::new(rows.iter().filter_map(|(_, at)| at.as_ref())),
             Rows::Signals(rows) => Box::new(rows.iter().filter_map(|(_, at)| at.as_ref())),
-            Rows::Incidents(_) => Box::new(std::iter::empty()),
+            Rows::Incidents(_) | Rows::Accesses(_) => Box::new(std::iter::empty()),
         }
     }
 
@@ -115,7 +124,7 @@ impl Rows {
             Rows::Events(rows) => rows.retain(|(_, at)| is_new(at.as_ref(), committed)),
             Rows::DeadLetters(rows) => rows.retain(|(_, at)| is_new(at.as_ref(), committed)),
             Rows::Signals(rows) => rows.retain(|(_, at)| is_new(at.as_ref(), committed)),
-            Rows::Incidents(_) => {}
+            Rows::Incidents(_) | Rows::Accesses(_) => {}
         }
         before - self.len()
     }
@@ -191,6 +200,16 @@ impl Plan {
             };
             incidents.entry(key).or_default().push(incident);
         }
+        let mut accesses: BTreeMap<PartitionKey, Vec<_>> = BTreeMap::new();
+        for access in batch.accesses {
+            let date = partition_date(access.time).unwrap_or(today);
+            let key = PartitionKey {
+                table: Table::AccessLog,
+                source: None,
+                date,
+            };
+            accesses.entry(key).or_default().push(access);
+        }
 
         let events = events
             .into_iter()
@@ -204,11 +223,15 @@ impl Plan {
         let dead_letters = dead_letters
             .into_iter()
             .map(|(key, rows)| (key, Rows::DeadLetters(rows)));
+        let accesses = accesses
+            .into_iter()
+            .map(|(key, rows)| (key, Rows::Accesses(rows)));
         Plan {
             files: events
                 .chain(dead_letters)
                 .chain(signals)
                 .chain(incidents)
+                .chain(accesses)
                 .collect(),
             consumed: batch.consumed,
             duplicates: 0,
@@ -395,6 +418,7 @@ mod tests {
                 (signal("e", "2020-09-21T00:00:00Z"), at("edr", 0, 6)),
             ],
             incidents: Vec::new(),
+            accesses: Vec::new(),
             consumed: Vec::new(),
         };
         let mut plan = Plan::new(batch, date("2024-01-01"));
