@@ -86,7 +86,11 @@ fn rules(inventory: &Arc<Inventory>) -> RuleSet {
 fn bench(c: &mut Criterion) {
     let (records, events) = load();
     let inventory = inventory();
-    let mut group = c.benchmark_group("real_data_mix");
+    let mix = match std::env::var_os("WARD_BENCH_DATA") {
+        Some(_) => "generated_hospital",
+        None => "real_data_mix",
+    };
+    let mut group = c.benchmark_group(mix);
     group.throughput(Throughput::Elements(events.len() as u64));
     group.sample_size(10);
 

@@ -232,8 +232,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let truth = generated.write(&args.out)?;
     let total: u64 = truth.records.values().sum();
     eprintln!(
-        "ward generate: {total} records of a {} day with {} workstations, {} clinicians and \
-         {} patients in {}",
+        "ward generate: {total} records over {} of a hospital with {} workstations, {} \
+         clinicians and {} patients in {}",
         humantime::format_duration(args.size.duration),
         settings.workstations,
         settings.clinicians,
