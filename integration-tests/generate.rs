@@ -281,6 +281,7 @@ fn demo_prints_the_incident_and_how_to_explore_it() {
             "{stderr}"
         );
         assert!(stderr.contains("ward query --lake"), "{stderr}");
+        assert!(stderr.contains("ward report incident "), "{stderr}");
     }
     let lake = demo.join("lake");
     assert_eq!(count(&lake, "SELECT count(*) AS n FROM incidents"), 1);

@@ -86,11 +86,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
             attack.patients_harvested
         );
     }
-    print_next_steps(
-        &lake,
-        &data,
-        summary.incidents.first().map(|i| i.users.clone()),
-    );
+    let incident = summary.incidents.first().map(|i| i.incident_id.clone());
+    let user = truth.attack.map(|attack| attack.phished_user);
+    print_next_steps(&lake, &data, incident, user);
     Ok(())
 }
 
@@ -121,27 +119,27 @@ fn clear(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn print_next_steps(lake: &Path, data: &Path, users: Option<Vec<String>>) {
+fn print_next_steps(lake: &Path, data: &Path, incident: Option<String>, user: Option<String>) {
+    // The program as it was started (target/debug/ward under `cargo run`), so the
+    // commands can be pasted as they are.
+    let ward = std::env::args().next().unwrap_or_else(|| "ward".to_owned());
     let lake = lake.display();
-    let user = users
-        .and_then(|users| users.into_iter().next())
-        .unwrap_or_else(|| "USER".to_owned());
+    let incident = incident.unwrap_or_else(|| "INCIDENT_ID".to_owned());
+    let user = user.unwrap_or_else(|| "USER".to_owned());
     eprintln!();
     eprintln!("  explore the lake:");
+    eprintln!("    {ward} report incident {incident} --lake {lake}");
     eprintln!(
-        "    ward query --lake {lake} \"SELECT incident_id, severity, score, path, \
-         patients_affected, triage FROM incidents\""
+        "    {ward} report incident {incident} --lake {lake} --format html --out incident.html"
     );
+    eprintln!("    {ward} report user-activity --user {user} --lake {lake}");
     eprintln!(
-        "    ward query --lake {lake} \"SELECT time, rule_id, severity, src_host, dst_host, \
+        "    {ward} query --lake {lake} \"SELECT time, rule_id, severity, src_host, dst_host, \
          user FROM signals ORDER BY time\""
     );
+    eprintln!("    {ward} verify --lake {lake}");
     eprintln!(
-        "    ward query --lake {lake} \"SELECT time, src_host, ehr_action FROM events WHERE \
-         class = 'ehr_activity' AND user = '{user}' ORDER BY time LIMIT 20\""
-    );
-    eprintln!(
-        "  replay the same logs yourself:\n    ward replay --inventory {}/inventory.toml \
+        "  replay the same logs yourself:\n    {ward} replay --inventory {}/inventory.toml \
          --lake /tmp/lake {}/{LOGS}",
         data.display(),
         data.display()

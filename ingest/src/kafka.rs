@@ -177,6 +177,14 @@ impl KafkaSource {
             .map(|m| m.map_err(SourceError::new("consume")))
     }
 
+    /// Whether the group has given this member any partition. False while it joins or
+    /// while a rebalance moves partitions.
+    pub fn has_partitions(&self) -> bool {
+        self.consumer
+            .assignment()
+            .is_ok_and(|assignment| assignment.count() > 0)
+    }
+
     /// Records, for lag monitoring, that everything before each offset is in the lake.
     /// Partitions this member no longer owns are left to their new owner.
     pub fn commit(&self, next_offsets: &BTreeMap<(String, i32), i64>) -> Result<(), SourceError> {

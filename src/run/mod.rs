@@ -73,8 +73,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// Exit 0, after writing everything, once no record has arrived for this long (for
-    /// backfills, tests and benchmarks), such as 10s.
+    /// Exit 0, after writing everything, once no record has arrived for this long while
+    /// holding partitions (for backfills, tests and benchmarks), such as 10s.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     exit_when_idle: Option<Duration>,
 
@@ -294,6 +294,9 @@ impl Service {
 
         while !self.stop.load(Ordering::Relaxed) {
             match self.source.poll(Duration::from_millis(100)) {
+                // Idle time counts only while partitions are held: joining the group and
+                // waiting out a dead member's session are not the topics running dry.
+                None if !self.source.has_partitions() => last_message = Instant::now(),
                 None => {}
                 Some(Err(err)) => warn!(error = %err, "kafka reported an error; retrying"),
                 Some(Ok(message)) => {
