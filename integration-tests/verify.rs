@@ -183,6 +183,17 @@ fn an_intact_lake_verifies_and_every_kind_of_tampering_is_named() {
     }
     assert_eq!(verify(&cut, &["--expect-head", &head]).0, 1);
 
+    // A writer opening the cut lake (a query records itself) moves those files aside, not
+    // away: they stay as evidence, and verify lists them.
+    let output = ward(&["query", "--lake", arg(&cut), "SELECT count(*) FROM events"]);
+    assert!(output.status.success());
+    let (code, stdout) = verify(&cut, &["--expect-head", &head]);
+    assert_eq!(code, 1, "{stdout}");
+    for path in &network {
+        assert!(cut.join("_quarantine").join(path).is_file(), "{path} kept");
+        assert!(stdout.contains(&format!("_quarantine/{path}")), "{stdout}");
+    }
+
     // No lake at all is a usage error, not a verdict.
     assert_eq!(verify(&dir.path().join("none"), &[]).0, 2);
 }

@@ -112,6 +112,14 @@ fn print_text(report: &VerifyReport, head_differs: bool, took: Duration) {
     for problem in &report.problems {
         println!("  {problem}");
     }
+    if !report.quarantined.is_empty() {
+        println!(
+            "  quarantine: {} files no manifest entry listed when a writer opened the lake \
+             (a crash's leftovers, or the files of entries cut from the manifest): {}",
+            report.quarantined.len(),
+            report.quarantined.join(", ")
+        );
+    }
 }
 
 /// Bytes hashed so far on stderr, every second, when a person is watching.

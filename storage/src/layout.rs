@@ -14,6 +14,7 @@
 //!   _manifest/manifest.jsonl    one line per commit (see `manifest`)
 //!   _manifest/lock              exclusive file lock, held while committing or recovering
 //!   _staging/<writer>/          files being written, before they are renamed into place
+//!   _quarantine/<table>/...     part files no manifest entry listed, moved out on open
 //! ```
 //!
 //! Invariants:
@@ -28,8 +29,9 @@
 //!   zstd compressed, one row group per file (its size is the committed batch's share of
 //!   that partition).
 //! - A file under a table directory belongs to the lake if and only if a manifest entry
-//!   lists its path. Files no entry lists are orphans of a crash; [`Lake::open`] deletes
-//!   them, and readers that must be exact read the file list from the manifest.
+//!   lists its path. Files no entry lists are orphans of a crash; [`Lake::open`] moves
+//!   them to `_quarantine/` under the same relative path (kept, never read as data), and
+//!   readers that must be exact read the file list from the manifest.
 //! - A part file is never changed after it is renamed into place. Its name is unique:
 //!   `seq` is its commit's sequence number, `n` its index within the commit, `writer` the
 //!   process that wrote it.
@@ -74,6 +76,8 @@ pub const MANIFEST_FILE: &str = "manifest.jsonl";
 pub const LOCK_FILE: &str = "lock";
 /// Directory of the writers' staging directories, under the lake root.
 pub const STAGING_DIR: &str = "_staging";
+/// Directory of part files no manifest entry lists, under the lake root.
+pub const QUARANTINE_DIR: &str = "_quarantine";
 
 /// Longest accepted writer id, in bytes.
 const MAX_WRITER_LEN: usize = 100;

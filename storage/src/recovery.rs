@@ -8,7 +8,10 @@
 //!   orphans.
 //!
 //! In each case the records are not in the lake and the manifest's offsets do not cover
-//! them, so they are consumed again; recovery only removes the leftovers. It runs under
+//! them, so they are consumed again; recovery only clears the leftovers away. Unlisted
+//! part files are moved to `_quarantine/`, not deleted: a crash's orphan is harmless
+//! there, and a file that lost its manifest entry to tampering (a cut-back manifest)
+//! stays as evidence for `ward verify` and an investigator. It runs under
 //! the lock because a live writer holds the lock from its first rename to its append:
 //! under the lock, every part file is either listed or an orphan of a dead writer.
 
@@ -23,8 +26,8 @@ use crate::durable::sync_dir;
 use crate::layout::{self, Table};
 use crate::tail::Tail;
 
-/// Brings `tail` up to date with the whole manifest, truncating a torn last line, and
-/// removes orphan part files and dead writers' staging directories. Call with the lock
+/// Brings `tail` up to date with the whole manifest, truncating a torn last line, moves
+/// orphan part files to the quarantine and removes dead writers' staging directories. Call with the lock
 /// held and `tail` empty.
 pub(crate) fn recover(root: &Path, writer: &str, tail: &mut Tail) -> Result<(), StorageError> {
     let mut listed = HashSet::new();
@@ -35,21 +38,24 @@ pub(crate) fn recover(root: &Path, writer: &str, tail: &mut Tail) -> Result<(), 
     remove_dead_staging(root, writer)
 }
 
-/// Removes every file under the table directories that is not in `listed` (paths
-/// relative to `root`), and directories left empty. Call with the lock held.
+/// Moves every file under the table directories that is not in `listed` (paths
+/// relative to `root`) to the same path under `_quarantine/`, and removes directories
+/// left empty. Call with the lock held.
 pub(crate) fn remove_orphans(root: &Path, listed: &HashSet<String>) -> Result<(), StorageError> {
     let mut removed = Removed::default();
     for table in Table::ALL {
         let dir = layout::table_dir(root, table.name());
         if dir.exists() {
-            sweep(&dir, table.name(), listed, &mut removed)?;
+            sweep(root, &dir, table.name(), listed, &mut removed)?;
         }
     }
     if removed.files > 0 {
         warn!(
             files = removed.files,
             bytes = removed.bytes,
-            "orphan part files removed: their records were never committed"
+            quarantine = %root.join(layout::QUARANTINE_DIR).display(),
+            "part files no manifest entry lists were moved to the quarantine: never \
+             committed, or their entry was removed"
         );
     }
     Ok(())
@@ -62,9 +68,11 @@ struct Removed {
     bytes: u64,
 }
 
-/// Removes unlisted files under `dir` (whose lake-relative path is `relative`), and
-/// subdirectories that end up empty. Returns how many entries remain in `dir`.
+/// Moves unlisted files under `dir` (whose lake-relative path is `relative`) to the
+/// quarantine, and removes subdirectories that end up empty. Returns how many entries
+/// remain in `dir`.
 fn sweep(
+    root: &Path,
     dir: &Path,
     relative: &str,
     listed: &HashSet<String>,
@@ -84,7 +92,7 @@ fn sweep(
             .map_err(|err| StorageError::io("inspect", &path, err))?;
 
         if kind.is_dir() {
-            if sweep(&path, &child, listed, removed)? > 0 {
+            if sweep(root, &path, &child, listed, removed)? > 0 {
                 remaining += 1;
                 continue;
             }
@@ -94,8 +102,13 @@ fn sweep(
             remaining += 1;
         } else {
             let bytes = entry.metadata().map(|meta| meta.len()).unwrap_or(0);
-            fs::remove_file(&path).map_err(|err| StorageError::io("remove", &path, err))?;
-            debug!(path = %child, bytes, "orphan part file removed");
+            let kept = root.join(layout::QUARANTINE_DIR).join(&child);
+            let folder = kept.parent().unwrap_or(root);
+            fs::create_dir_all(folder).map_err(|err| StorageError::io("create", folder, err))?;
+            fs::rename(&path, &kept)
+                .map_err(|err| StorageError::io("move to the quarantine", &path, err))?;
+            sync_dir(folder)?;
+            debug!(path = %child, bytes, "orphan part file quarantined");
             removed.files += 1;
             removed.bytes += bytes;
             changed = true;

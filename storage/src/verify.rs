@@ -11,7 +11,8 @@
 //!   hand, or left by a crash between rename and manifest append, is named.
 //!
 //! A manifest cut at a line boundary is a valid shorter chain; what betrays it is the
-//! files its lost entries listed, still on disk and now unlisted, and the head hash
+//! files its lost entries listed, still on disk and now unlisted (or, once a writer has
+//! opened the lake, moved to `_quarantine/`, which the report lists), and the head hash
 //! changing from the one an operator recorded (see [`VerifyReport::head`]).
 
 use std::fmt;
@@ -42,6 +43,10 @@ pub struct VerifyReport {
     pub head: Option<String>,
     /// Every problem, in the order found.
     pub problems: Vec<Problem>,
+    /// Files under `_quarantine/`: part files that no manifest entry listed when a writer
+    /// opened the lake, moved aside (a crash's orphans, or the files of entries cut from
+    /// the manifest). Not a problem by themselves; worth a look when the head changed.
+    pub quarantined: Vec<String>,
 }
 
 impl VerifyReport {
@@ -224,6 +229,19 @@ pub fn verify(root: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport
         .into_iter()
         .map(|path| Problem::Unexpected { path });
     report.problems.extend(unexpected);
+
+    let quarantine = root.join(layout::QUARANTINE_DIR);
+    if quarantine.is_dir() {
+        for found in WalkDir::new(&quarantine).sort_by_file_name() {
+            let found = found.map_err(|err| {
+                let path = err.path().unwrap_or(&quarantine).to_owned();
+                StorageError::io("walk", path, err.into())
+            })?;
+            if found.file_type().is_file() {
+                report.quarantined.push(relative_path(root, found.path()));
+            }
+        }
+    }
     Ok(report)
 }
 

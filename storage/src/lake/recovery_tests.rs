@@ -11,7 +11,7 @@ use super::*;
 use crate::testing::{at, event};
 
 #[test]
-fn an_orphan_part_file_is_removed_on_open() {
+fn an_orphan_part_file_is_moved_to_the_quarantine_on_open() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut lake = open(dir.path(), "w1-1");
     lake.commit(Batch {
@@ -31,6 +31,13 @@ fn an_orphan_part_file_is_removed_on_open() {
 
     assert!(!orphan.exists());
     assert!(!orphan_dir.exists(), "a partition left empty is removed");
+    let kept = dir
+        .path()
+        .join("_quarantine/events/source=ndr/date=2020-09-22/part-00000002-0-w9-9.parquet");
+    assert_eq!(
+        fs::read(kept).expect("kept in the quarantine"),
+        b"PAR1 not really"
+    );
     assert!(
         dir.path()
             .join("events/source=edr/date=2020-09-20")
