@@ -219,7 +219,8 @@ fn all_real_data_reaches_the_lake_once_with_the_same_ids_as_normalize() {
     // letters, with their bytes and their place in Kafka.
     let dead = query(
         &lake,
-        "SELECT reason, topic, \"offset\", length(encode(raw, 'hex')) / 2 AS size FROM dead_letters",
+        "SELECT reason, topic, \"offset\", length(encode(raw, 'hex')) / 2 AS size \
+         FROM dead_letters",
     );
     assert_eq!(dead.len(), 2, "{dead:#?}");
     for letter in &dead {
@@ -241,7 +242,8 @@ fn all_real_data_reaches_the_lake_once_with_the_same_ids_as_normalize() {
     assert_eq!(sources, ["edr", "ehr", "ndr"]);
     let psexec_day = count(
         &lake,
-        "SELECT count(*) FROM events WHERE date = '2020-09-20' AND user = 'pgustavo' AND logon_type = 3 AND event_code = '4624'",
+        "SELECT count(*) FROM events WHERE date = '2020-09-20' AND user = 'pgustavo' \
+         AND logon_type = 3 AND event_code = '4624'",
     );
     assert!(psexec_day >= 1);
 }

@@ -2,9 +2,9 @@
 //!
 //! Tables: `events` (Hive-partitioned by `source` and `date`), `dead_letters`, `signals`,
 //! `incidents` and `access_log` (partitioned by `date`). Every query is recorded in
-//! `access_log` before its result is shown. The partition columns can be used in `WHERE` clauses, and a
-//! filter on them reads only the matching folders: `WHERE date = '2020-09-20'` over
-//! years of data reads one day.
+//! `access_log` before its result is shown. The partition columns can be used in `WHERE`
+//! clauses, and a filter on them reads only the matching folders: `WHERE date =
+//! '2020-09-20'` over years of data reads one day.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

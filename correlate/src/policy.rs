@@ -188,7 +188,12 @@ impl Policy {
 
     fn failed<T>(&mut self, function: &str, error: &str, fallback: T) -> T {
         self.failures += 1;
-        tracing::warn!(policy = %self.name, function, error, "policy call failed; using the default");
+        tracing::warn!(
+            policy = %self.name,
+            function,
+            error,
+            "policy call failed; using the default"
+        );
         fallback
     }
 }

@@ -13,7 +13,11 @@ pub enum Fault {
 
 /// What went wrong with one rule file, reported and then skipped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}:{line}: {message}", path = path.display(), line = line.map_or(String::from("-"), |line| line.to_string()))]
+#[error(
+    "{path}:{line}: {message}",
+    path = path.display(),
+    line = line.map_or(String::from("-"), |line| line.to_string())
+)]
 pub struct RuleProblem {
     /// The rule file.
     pub path: PathBuf,

@@ -164,7 +164,8 @@ fn phishing(rng: &mut Rng, host: &Host, user: &str, t0: DateTime<Utc>, logs: &mu
 
     let powershell = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe";
     let command = format!(
-        "{powershell} -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA"
+        "{powershell} -nop -w hidden -enc \
+         SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA"
     );
     let payload = Process {
         user: &qualified,

@@ -141,8 +141,8 @@ fn shift(
 }
 
 /// What a domain sign-on leaves on the domain controller and the wire: the DNS lookup of
-/// the domain's Kerberos service, a ticket-granting ticket, a service ticket for the workstation, and Group Policy read over SMB with a
-/// network logon.
+/// the domain's Kerberos service, a ticket-granting ticket, a service ticket for the
+/// workstation, and Group Policy read over SMB with a network logon.
 fn sign_on(
     rng: &mut Rng,
     workstation: &Host,

@@ -163,9 +163,10 @@ pub(super) fn special_privileges(
         ("SubjectLogonId", json!(id)),
         (
             "PrivilegeList",
-            json!(
-                "SeSecurityPrivilege\r\n\t\t\tSeBackupPrivilege\r\n\t\t\tSeRestorePrivilege\r\n\t\t\tSeDebugPrivilege"
-            ),
+            json!(concat!(
+                "SeSecurityPrivilege\r\n\t\t\tSeBackupPrivilege\r\n\t\t\t",
+                "SeRestorePrivilege\r\n\t\t\tSeDebugPrivilege"
+            )),
         ),
     ];
     security(time, host, 4672, data)

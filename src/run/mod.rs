@@ -516,7 +516,11 @@ fn send_json(topic: &JsonTopic, key: &str, document: &impl serde::Serialize) {
     let json = match serde_json::to_vec(document) {
         Ok(json) => json,
         Err(err) => {
-            warn!(topic = topic.topic(), error = %err, "cannot encode a document; it is in the lake");
+            warn!(
+                topic = topic.topic(),
+                error = %err,
+                "cannot encode a document; it is in the lake"
+            );
             return;
         }
     };

@@ -2,7 +2,8 @@
 //!
 //! What comes in is a [`Batch`]: normalized [`Event`]s, [`DeadLetterRow`]s and the
 //! signals rules raised on the events, each with the Kafka offset it was read from (or
-//! none, for files), incidents, and the last offset consumed per partition. What goes out is Hive-partitioned Parquet files any engine can query
+//! none, for files), incidents, accesses, and the last offset consumed per partition.
+//! What goes out is Hive-partitioned Parquet files any engine can query
 //! (`events/source=edr/date=2020-09-20/part-....parquet`), and a hash-chained manifest
 //! that lists every file with its SHA-256 and the offsets it covers.
 //!

@@ -27,8 +27,8 @@ use crate::layout::{self, Table};
 use crate::tail::Tail;
 
 /// Brings `tail` up to date with the whole manifest, truncating a torn last line, moves
-/// orphan part files to the quarantine and removes dead writers' staging directories. Call with the lock
-/// held and `tail` empty.
+/// orphan part files to the quarantine and removes dead writers' staging directories.
+/// Call with the lock held and `tail` empty.
 pub(crate) fn recover(root: &Path, writer: &str, tail: &mut Tail) -> Result<(), StorageError> {
     let mut listed = HashSet::new();
     tail.catch_up(&layout::manifest_path(root), |entry| {

@@ -18,7 +18,14 @@ fn normalize(line: &str) -> Result<Event, DeadLetter> {
     }
 }
 
-const NXLOG_4624: &str = r#"{"EventID":4624,"Channel":"security","Hostname":"WORKSTATION6.theshire.local","host":"wec.internal","Keywords":-9214364837600034816,"EventTime":"2020-09-20 12:16:56","@timestamp":"2020-09-20T16:16:58.212Z","TargetUserName":"pgustavo","TargetDomainName":"THESHIRE.LOCAL","TargetLogonId":"0x2990d17","LogonType":"3","IpAddress":"172.18.39.5","IpPort":"56608","WorkstationName":"-","AuthenticationPackageName":"Kerberos","ProcessName":"-"}"#;
+const NXLOG_4624: &str = concat!(
+    r#"{"EventID":4624,"Channel":"security","Hostname":"WORKSTATION6.theshire.local","#,
+    r#""host":"wec.internal","Keywords":-9214364837600034816,"EventTime":"2020-09-20 12:16:56","#,
+    r#""@timestamp":"2020-09-20T16:16:58.212Z","TargetUserName":"pgustavo","#,
+    r#""TargetDomainName":"THESHIRE.LOCAL","TargetLogonId":"0x2990d17","LogonType":"3","#,
+    r#""IpAddress":"172.18.39.5","IpPort":"56608","WorkstationName":"-","#,
+    r#""AuthenticationPackageName":"Kerberos","ProcessName":"-"}"#,
+);
 
 #[test]
 fn nxlog_network_logon() {
@@ -46,7 +53,15 @@ fn nxlog_network_logon() {
 
 #[test]
 fn sysmon_utc_time_wins_over_the_collector() {
-    let line = r#"{"EventID":"3","Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"WORKSTATION5.theshire.local","@timestamp":"2020-09-20T16:16:58.307Z","UtcTime":"2020-09-20 16:16:58.794","User":"THESHIRE\\pgustavo","Image":"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe","Protocol":"tcp","SourceIp":"172.18.39.5","SourcePort":"56607","DestinationIp":"172.18.39.6","DestinationPort":135,"SourceHostname":"-","DestinationHostname":"WORKSTATION6.theshire.local"}"#;
+    let line = concat!(
+        r#"{"EventID":"3","Channel":"Microsoft-Windows-Sysmon/Operational","#,
+        r#""Hostname":"WORKSTATION5.theshire.local","@timestamp":"2020-09-20T16:16:58.307Z","#,
+        r#""UtcTime":"2020-09-20 16:16:58.794","User":"THESHIRE\\pgustavo","#,
+        r#""Image":"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe","#,
+        r#""Protocol":"tcp","SourceIp":"172.18.39.5","SourcePort":"56607","#,
+        r#""DestinationIp":"172.18.39.6","DestinationPort":135,"SourceHostname":"-","#,
+        r#""DestinationHostname":"WORKSTATION6.theshire.local"}"#,
+    );
     let event = normalize(line).expect("normalizes");
     assert_eq!(event.class, Class::NetworkActivity);
     assert_eq!(event.time.to_string(), "2020-09-20T16:16:58.794000Z");
@@ -71,7 +86,15 @@ fn sysmon_utc_time_wins_over_the_collector() {
 
 #[test]
 fn evtx_service_install_with_qualified_event_id() {
-    let line = r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"Service Control Manager"}},"EventID":{"#attributes":{"Qualifiers":16384},"#text":7045},"Level":4,"Keywords":"0x8080000000000000","TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T00:41:29.008933Z"}},"Channel":"System","Computer":"WIN-77LTAPHIQ1R.example.corp"},"EventData":{"ServiceName":"remotesvc","ImagePath":"calc.exe","AccountName":"LocalSystem"}}}"##;
+    let line = concat!(
+        r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"Service Control Manager"}},"##,
+        r##""EventID":{"#attributes":{"Qualifiers":16384},"#text":7045},"Level":4,"##,
+        r##""Keywords":"0x8080000000000000","##,
+        r##""TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T00:41:29.008933Z"}},"##,
+        r##""Channel":"System","Computer":"WIN-77LTAPHIQ1R.example.corp"},"##,
+        r##""EventData":{"ServiceName":"remotesvc","ImagePath":"calc.exe","##,
+        r##""AccountName":"LocalSystem"}}}"##,
+    );
     let event = normalize(line).expect("normalizes");
     assert_eq!(event.source_format, "windows-evtx-json");
     assert_eq!(event.class, Class::ServiceActivity);
@@ -87,7 +110,14 @@ fn evtx_service_install_with_qualified_event_id() {
 
 #[test]
 fn evtx_share_access_names_the_pipe() {
-    let line = r##"{"Event":{"System":{"EventID":5145,"Keywords":"0x8020000000000000","TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T00:41:29Z"}},"Channel":"Security","Computer":"PC02.example.corp"},"EventData":{"SubjectUserName":"admin01","SubjectDomainName":"EXAMPLE","ShareName":"\\\\*\\IPC$","RelativeTargetName":"svcctl","IpAddress":"::ffff:10.0.2.17","IpPort":"49244"}}}"##;
+    let line = concat!(
+        r##"{"Event":{"System":{"EventID":5145,"Keywords":"0x8020000000000000","##,
+        r##""TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T00:41:29Z"}},"##,
+        r##""Channel":"Security","Computer":"PC02.example.corp"},"##,
+        r##""EventData":{"SubjectUserName":"admin01","SubjectDomainName":"EXAMPLE","##,
+        r##""ShareName":"\\\\*\\IPC$","RelativeTargetName":"svcctl","##,
+        r##""IpAddress":"::ffff:10.0.2.17","IpPort":"49244"}}}"##,
+    );
     let event = normalize(line).expect("normalizes");
     assert_eq!(event.class, Class::SmbActivity);
     assert_eq!(event.activity, "file_access");
@@ -100,7 +130,13 @@ fn evtx_share_access_names_the_pipe() {
 
 #[test]
 fn winlogbeat_logon() {
-    let line = r#"{"@timestamp":"2021-05-01T10:00:00.123Z","event":{"code":"4624","created":"2021-05-01T10:00:02Z"},"host":{"name":"ws-12"},"winlog":{"channel":"Security","computer_name":"WS-12.clinic.example","event_id":"4624","event_data":{"TargetUserName":"nurse7","TargetDomainName":"CLINIC","LogonType":"10","IpAddress":"10.1.2.3","IpPort":"0"}}}"#;
+    let line = concat!(
+        r#"{"@timestamp":"2021-05-01T10:00:00.123Z","event":{"code":"4624","#,
+        r#""created":"2021-05-01T10:00:02Z"},"host":{"name":"ws-12"},"#,
+        r#""winlog":{"channel":"Security","computer_name":"WS-12.clinic.example","#,
+        r#""event_id":"4624","event_data":{"TargetUserName":"nurse7","TargetDomainName":"CLINIC","#,
+        r#""LogonType":"10","IpAddress":"10.1.2.3","IpPort":"0"}}}"#,
+    );
     let event = normalize(line).expect("normalizes");
     assert_eq!(event.source_format, "windows-json");
     assert_eq!(event.activity, "logon");
@@ -113,7 +149,13 @@ fn winlogbeat_logon() {
 
 #[test]
 fn inbound_filtering_platform_connection_puts_the_initiator_in_src() {
-    let line = r#"{"EventID":5156,"Channel":"Security","Hostname":"WORKSTATION6","@timestamp":"2020-09-20T16:16:58Z","Direction":"%%14592","SourceAddress":"172.18.39.6","SourcePort":"135","DestAddress":"172.18.39.5","DestPort":"56607","Protocol":6,"Application":"\\device\\harddiskvolume2\\windows\\system32\\svchost.exe"}"#;
+    let line = concat!(
+        r#"{"EventID":5156,"Channel":"Security","Hostname":"WORKSTATION6","#,
+        r#""@timestamp":"2020-09-20T16:16:58Z","Direction":"%%14592","#,
+        r#""SourceAddress":"172.18.39.6","SourcePort":"135","DestAddress":"172.18.39.5","#,
+        r#""DestPort":"56607","Protocol":6,"#,
+        r#""Application":"\\device\\harddiskvolume2\\windows\\system32\\svchost.exe"}"#,
+    );
     let event = normalize(line).expect("normalizes");
     assert_eq!(event.src_ip.as_deref(), Some("172.18.39.5"));
     assert_eq!(event.dst_ip.as_deref(), Some("172.18.39.6"));
@@ -124,7 +166,10 @@ fn inbound_filtering_platform_connection_puts_the_initiator_in_src() {
 
 #[test]
 fn unmapped_events_are_kept_as_base_events() {
-    let line = r#"{"EventID":9999,"Channel":"Application","Hostname":"PACS01","@timestamp":"2020-09-20T16:16:58Z"}"#;
+    let line = concat!(
+        r#"{"EventID":9999,"Channel":"Application","Hostname":"PACS01","#,
+        r#""@timestamp":"2020-09-20T16:16:58Z"}"#,
+    );
     let event = normalize(line).expect("normalizes");
     assert_eq!(event.class, Class::BaseEvent);
     assert_eq!(event.host.as_deref(), Some("pacs01"));
