@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use ward_schemas::{Access, Timestamp};
-use ward_storage::{Batch, Lake, default_writer_id};
+use ward_storage::{Batch, Lake, LakeKey, default_writer_id};
 
 /// A use of the lake, before its outcome is known.
 pub struct Use {
@@ -18,35 +18,38 @@ pub struct Use {
     pub action: &'static str,
     /// The SQL text, or the report and its arguments.
     pub detail: String,
+    /// Who: the operating-system account, or the API token's name.
+    actor: String,
+    /// How: `cli` or `http`.
+    channel: &'static str,
     started: Timestamp,
 }
 
 impl Use {
-    /// A use starting now.
+    /// A use starting now, from the command line by the account running ward.
     pub fn start(action: &'static str, detail: String) -> Use {
         Use {
             action,
             detail,
+            actor: actor(),
+            channel: "cli",
             started: Timestamp::from_datetime(&Utc::now()),
         }
     }
 
-    /// Commits the use to the lake's access log with its outcome: `Some(rows)` when it
-    /// succeeded, `None` when it failed.
-    pub fn record(self, lake: &Path, rows: Option<u64>) -> Result<()> {
-        let access = Access {
-            time: self.started,
-            actor: actor(),
-            channel: "cli".to_owned(),
-            action: self.action.to_owned(),
-            detail: self.detail,
-            rows: rows.unwrap_or(0),
-            outcome: if rows.is_some() { "ok" } else { "error" }.to_owned(),
-        };
-        let mut batch = Batch::new();
-        batch.accesses.push(access);
-        let recorded =
-            Lake::open(lake, &default_writer_id()).and_then(|mut lake| lake.commit(batch));
+    /// The same use, made through `channel` by `actor` (an API token's name, say).
+    pub fn via(mut self, channel: &'static str, actor: &str) -> Use {
+        self.channel = channel;
+        actor.clone_into(&mut self.actor);
+        self
+    }
+
+    /// Commits the use to the lake's access log (encrypted with `key` when the lake is)
+    /// with its outcome: `Some(rows)` when it succeeded, `None` when it failed.
+    pub fn record(self, lake: &Path, key: Option<&LakeKey>, rows: Option<u64>) -> Result<()> {
+        let batch = self.batch(rows);
+        let recorded = Lake::open_with_key(lake, &default_writer_id(), key.cloned())
+            .and_then(|mut lake| lake.commit(batch));
         recorded.map(|_| ()).with_context(|| {
             format!(
                 "cannot record this use in the access log of {}, so its result is not shown \
@@ -54,6 +57,34 @@ impl Use {
                 lake.display()
             )
         })
+    }
+}
+
+impl Use {
+    /// [`Use::record`] through a lake already open.
+    pub fn commit(self, lake: &mut Lake, rows: Option<u64>) -> Result<()> {
+        let root = lake.root().display().to_string();
+        lake.commit(self.batch(rows)).map(|_| ()).with_context(|| {
+            format!(
+                "cannot record this use in the access log of {root}, so its result is not shown"
+            )
+        })
+    }
+
+    /// The access-log row of this use, in a batch of its own.
+    fn batch(self, rows: Option<u64>) -> Batch {
+        let access = Access {
+            time: self.started,
+            actor: self.actor,
+            channel: self.channel.to_owned(),
+            action: self.action.to_owned(),
+            detail: self.detail,
+            rows: rows.unwrap_or(0),
+            outcome: if rows.is_some() { "ok" } else { "error" }.to_owned(),
+        };
+        let mut batch = Batch::new();
+        batch.accesses.push(access);
+        batch
     }
 }
 

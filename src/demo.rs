@@ -74,7 +74,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         correlator: CorrelatorSettings::default(),
     };
     let logs = vec![data.join(LOGS)];
-    let summary = replay::replay(&lake, &analysis, FormatChoice::Auto, &logs, false)?;
+    let summary = replay::replay(&lake, None, &analysis, FormatChoice::Auto, &logs, false)?;
     replay::print_summary(&summary, &lake, started);
 
     if let Some(attack) = &truth.attack {

@@ -11,6 +11,8 @@
 //! - `ward demo`: generates an attack, runs it through the pipeline, shows the incident.
 //! - `ward report`: investigation reports (patient access, user activity, incident).
 //! - `ward verify`: checks every lake file and the manifest's hash chain for tampering.
+//! - `ward retention`: deletes what outlived the retention policy; places legal holds.
+//! - `ward serve`: the lake over HTTP to API token holders; `ward token` makes tokens.
 //!
 //! This is the only crate that uses `anyhow`; the libraries return typed errors and the
 //! binary turns them into messages for the operator.
@@ -24,8 +26,10 @@ mod publish;
 mod query;
 mod replay;
 mod report;
+mod retention;
 mod rules;
 mod run;
+mod serve;
 mod verify;
 
 use std::process::ExitCode;
@@ -56,13 +60,16 @@ enum Command {
     Demo(demo::DemoArgs),
     Report(report::ReportArgs),
     Verify(verify::VerifyArgs),
+    Retention(retention::RetentionArgs),
+    Serve(serve::ServeArgs),
+    Token(serve::TokenArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The service logs its lifecycle by default; the one-shot tools only what went wrong.
     install_tracing(match cli.command {
-        Command::Run(_) => "info",
+        Command::Run(_) | Command::Serve(_) => "info",
         _ => "warn",
     });
     let result = match cli.command {
@@ -76,6 +83,9 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args).map(|()| None),
         Command::Report(args) => report::run(args).map(|()| None),
         Command::Verify(args) => verify::run(args).map(Some),
+        Command::Retention(args) => retention::run(args).map(|()| None),
+        Command::Serve(args) => serve::serve(args).map(|()| None),
+        Command::Token(args) => serve::token(args).map(|()| None),
     };
     match result {
         Ok(code) => code.unwrap_or(ExitCode::SUCCESS),

@@ -10,15 +10,17 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::config::{ConfigFileDecryptionProperties, TableParquetOptions};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::prelude::SessionContext;
+use ward_storage::LakeKey;
 
 /// Answer SQL over the lake: tables `events`, `dead_letters`, `signals`, `incidents` and
 /// `access_log`.
@@ -30,9 +32,13 @@ use datafusion::prelude::SessionContext;
 /// 1, 2 ORDER BY 3 DESC"
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// The lake folder.
+    /// The lake folder [default: `lake` from the configuration].
     #[arg(long, value_name = "DIR")]
-    lake: PathBuf,
+    lake: Option<PathBuf>,
+
+    /// Configuration file (the one `ward run` reads), for its `lake`.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 
     /// How to print the result.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
@@ -55,26 +61,22 @@ enum OutputFormat {
 
 /// Runs `ward query`.
 pub fn run(args: QueryArgs) -> Result<()> {
-    if !args.lake.is_dir() {
-        bail!(
-            "no lake at {}: pass the folder `ward run --lake` writes",
-            args.lake.display()
-        );
-    }
+    let (lake, _, key) =
+        crate::run::config::RunConfig::lake_and_key(args.lake, args.config.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the query runtime")?;
     let access = crate::access::Use::start("query", args.sql.clone());
-    let batches = match runtime.block_on(execute(&args.lake, &args.sql)) {
+    let batches = match runtime.block_on(execute(&lake, key.as_ref(), &args.sql)) {
         Ok(batches) => batches,
         Err(err) => {
-            access.record(&args.lake, None)?;
+            access.record(&lake, key.as_ref(), None)?;
             return Err(err);
         }
     };
     let rows = batches.iter().map(|batch| batch.num_rows() as u64).sum();
-    access.record(&args.lake, Some(rows))?;
+    access.record(&lake, key.as_ref(), Some(rows))?;
     print(&batches, args.format).or_else(|err| {
         if err.kind() == io::ErrorKind::BrokenPipe {
             Ok(())
@@ -85,18 +87,28 @@ pub fn run(args: QueryArgs) -> Result<()> {
     Ok(())
 }
 
-/// A session with every table of the lake registered.
-pub async fn session(lake: &Path) -> Result<SessionContext> {
+/// A session with every table of the lake registered, reading its files with `key` when
+/// the lake is encrypted. Fails before reading anything when the lake needs a key and
+/// `key` is not it.
+pub async fn session(lake: &Path, key: Option<&LakeKey>) -> Result<SessionContext> {
+    let key = ward_storage::key_for_reading(lake, key)
+        .with_context(|| format!("cannot read the lake {}", lake.display()))?;
+    let mut options = TableParquetOptions::default();
+    if let Some(key) = key {
+        options.crypto.file_decryption = Some(ConfigFileDecryptionProperties {
+            footer_key_as_hex: key.to_hex(),
+            ..ConfigFileDecryptionProperties::default()
+        });
+    }
     let ctx = SessionContext::new();
     for table in ward_storage::Table::ALL {
-        let partitions = table.partition_columns();
-        register(&ctx, lake, table.name(), table.schema(), partitions).await?;
+        register(&ctx, lake, table, &options).await?;
     }
     Ok(ctx)
 }
 
-async fn execute(lake: &Path, sql: &str) -> Result<Vec<RecordBatch>> {
-    let ctx = session(lake).await?;
+async fn execute(lake: &Path, key: Option<&LakeKey>, sql: &str) -> Result<Vec<RecordBatch>> {
+    let ctx = session(lake, key).await?;
     let frame = ctx.sql(sql).await.context("invalid query")?;
     frame.collect().await.context("the query failed")
 }
@@ -104,11 +116,10 @@ async fn execute(lake: &Path, sql: &str) -> Result<Vec<RecordBatch>> {
 async fn register(
     ctx: &SessionContext,
     lake: &Path,
-    table: &str,
-    schema: SchemaRef,
-    partitions: &[&str],
+    table: ward_storage::Table,
+    options: &TableParquetOptions,
 ) -> Result<()> {
-    let dir = ward_storage::table_dir(lake, table);
+    let dir = ward_storage::table_dir(lake, table.name());
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create the table folder {}", dir.display()))?;
     let dir = dir
@@ -116,18 +127,20 @@ async fn register(
         .with_context(|| format!("cannot open {}", dir.display()))?;
     let url = ListingTableUrl::parse(format!("{}/", dir.display()))
         .with_context(|| format!("cannot read the table folder {}", dir.display()))?;
-    let partition_cols = partitions
+    let partition_cols = table
+        .partition_columns()
         .iter()
         .map(|p| (p.to_string(), DataType::Utf8))
         .collect();
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+    let format = ParquetFormat::default().with_options(options.clone());
+    let options = ListingOptions::new(Arc::new(format))
         .with_file_extension(".parquet")
         .with_table_partition_cols(partition_cols);
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
-        .with_schema(schema);
+        .with_schema(table.schema());
     let provider = ListingTable::try_new(config).context("cannot describe the table")?;
-    ctx.register_table(table, Arc::new(provider))
+    ctx.register_table(table.name(), Arc::new(provider))
         .context("cannot register the table")?;
     Ok(())
 }

@@ -98,7 +98,8 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     let settings = AnalysisSettings::new(&config, &args.analysis)?;
     let started = Instant::now();
 
-    let summary = replay(&lake, &settings, args.format, &args.paths, args.append)?;
+    let key = config.lake_key()?;
+    let summary = replay(&lake, key, &settings, args.format, &args.paths, args.append)?;
 
     if let Some(path) = &args.incidents_out {
         write_incidents(path, &summary.incidents)?;
@@ -107,9 +108,10 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     Ok(())
 }
 
-/// Replays `paths` into the lake at `lake`.
+/// Replays `paths` into the lake at `lake`, encrypted with `key` if there is one.
 pub fn replay(
     lake_dir: &Path,
+    key: Option<ward_storage::LakeKey>,
     settings: &AnalysisSettings,
     format: FormatChoice,
     paths: &[PathBuf],
@@ -117,7 +119,7 @@ pub fn replay(
 ) -> Result<ReplaySummary> {
     let inputs = read::expand(paths)?;
     let mut analysis = Analysis::new(settings)?;
-    let mut lake = Lake::open(lake_dir, &default_writer_id())
+    let mut lake = Lake::open_with_key(lake_dir, &default_writer_id(), key)
         .with_context(|| format!("cannot open the lake {}", lake_dir.display()))?;
     if !append && !read_manifest(lake_dir)?.is_empty() {
         bail!(

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use ward_storage::VerifyReport;
 
@@ -51,17 +51,7 @@ enum ReportFormat {
 
 /// Runs `ward verify`.
 pub fn run(args: VerifyArgs) -> Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => RunConfig::load(path)?,
-        None => RunConfig::default(),
-    };
-    let lake = args
-        .lake
-        .or(config.lake)
-        .context("no lake given: pass --lake DIR or set `lake` in the configuration")?;
-    if !lake.is_dir() {
-        bail!("no lake at {}", lake.display());
-    }
+    let (lake, _) = RunConfig::lake(args.lake, args.config.as_deref())?;
 
     let started = Instant::now();
     let mut progress = Progress::new();
@@ -111,6 +101,13 @@ fn print_text(report: &VerifyReport, head_differs: bool, took: Duration) {
     }
     for problem in &report.problems {
         println!("  {problem}");
+    }
+    if !report.awaiting_deletion.is_empty() {
+        println!(
+            "  awaiting deletion: {} files a retention run recorded as deleted but did not \
+             remove; the next writer to open the lake removes them",
+            report.awaiting_deletion.len()
+        );
     }
     if !report.quarantined.is_empty() {
         println!(

@@ -27,6 +27,30 @@ pub fn data_dir() -> PathBuf {
     dir
 }
 
+/// The rule pack the tests detect with.
+pub fn rules_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("detections/rules")
+}
+
+/// `ward replay` of `paths` into `lake` with the rule pack and, if given, an inventory;
+/// fails the test when it fails.
+pub fn replay_into(lake: &Path, inventory: Option<&Path>, paths: &[&Path]) {
+    let utf8 = |path: &Path| path.to_str().expect("a UTF-8 path").to_owned();
+    let mut args = vec!["replay".to_owned(), "--lake".to_owned(), utf8(lake)];
+    args.extend(["--rules".to_owned(), utf8(&rules_dir())]);
+    if let Some(inventory) = inventory {
+        args.extend(["--inventory".to_owned(), utf8(inventory)]);
+    }
+    args.extend(paths.iter().map(|path| utf8(path)));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = ward(&args);
+    assert!(
+        output.status.success(),
+        "ward replay: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Runs `ward` with `args` and returns what it did.
 pub fn ward(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ward"))

@@ -14,13 +14,13 @@
 //! (terminal, CSV, JSON), `html` (the offline page).
 
 mod html;
-mod queries;
-mod render;
+pub(crate) mod queries;
+pub(crate) mod render;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
@@ -38,8 +38,9 @@ pub struct ReportArgs {
     output: OutputArgs,
 }
 
-#[derive(Debug, Subcommand)]
-enum ReportKind {
+/// Which report, with its arguments.
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum ReportKind {
     /// Every access to one patient's record: when, by whom, from which workstation, what
     /// was done, the purpose of use, break-the-glass, and whether the account or
     /// workstation was part of an incident at the time.
@@ -68,14 +69,14 @@ enum ReportKind {
 }
 
 /// The time span a report covers.
-#[derive(Debug, Clone, Args)]
-struct Period {
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct Period {
     /// From this time (RFC 3339, or a date meaning its start, UTC).
     #[arg(long, value_parser = parse_time)]
-    from: Option<DateTime<Utc>>,
+    pub(crate) from: Option<DateTime<Utc>>,
     /// Up to this time, excluded (RFC 3339, or a date meaning its start, UTC).
     #[arg(long, value_parser = parse_time)]
-    to: Option<DateTime<Utc>>,
+    pub(crate) to: Option<DateTime<Utc>>,
 }
 
 /// Where the lake is and how the report is written.
@@ -146,30 +147,19 @@ pub struct Section {
 
 /// Runs `ward report`.
 pub fn run(args: ReportArgs) -> Result<()> {
-    let config = match &args.output.config {
-        Some(path) => RunConfig::load(path)?,
-        None => RunConfig::default(),
-    };
-    let lake = args
-        .output
-        .lake
-        .clone()
-        .or(config.lake)
-        .context("no lake given: pass --lake DIR or set `lake` in the configuration")?;
-    if !lake.is_dir() {
-        bail!("no lake at {}", lake.display());
-    }
+    let (lake, _, key) =
+        RunConfig::lake_and_key(args.output.lake.clone(), args.output.config.as_deref())?;
 
     let access = Use::start("report", describe(&args.report));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the query runtime")?;
-    let built = runtime.block_on(build(&lake, &args.report));
+    let built = runtime.block_on(build(&lake, key.as_ref(), &args.report));
     let report = match built {
         Ok(report) => report,
         Err(err) => {
-            access.record(&lake, None)?;
+            access.record(&lake, key.as_ref(), None)?;
             return Err(err);
         }
     };
@@ -177,7 +167,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         .sections
         .first()
         .map_or(0, |main| main.rows.len() as u64);
-    access.record(&lake, Some(rows))?;
+    access.record(&lake, key.as_ref(), Some(rows))?;
 
     let text = match args.output.format {
         Format::Table => render::table(&report),
@@ -195,8 +185,13 @@ pub fn run(args: ReportArgs) -> Result<()> {
     Ok(())
 }
 
-async fn build(lake: &Path, kind: &ReportKind) -> Result<Report> {
-    let ctx = crate::query::session(lake).await?;
+/// Builds the report `kind` from the lake, read with `key` when it is encrypted.
+pub(crate) async fn build(
+    lake: &Path,
+    key: Option<&ward_storage::LakeKey>,
+    kind: &ReportKind,
+) -> Result<Report> {
+    let ctx = crate::query::session(lake, key).await?;
     let mut report = match kind {
         ReportKind::PatientAccess { patient, period } => {
             queries::patient_access(&ctx, patient, period).await?
@@ -215,7 +210,7 @@ async fn build(lake: &Path, kind: &ReportKind) -> Result<Report> {
 }
 
 /// What the access log records of a report: its name and arguments.
-fn describe(kind: &ReportKind) -> String {
+pub(crate) fn describe(kind: &ReportKind) -> String {
     let period = |period: &Period| {
         let mut text = String::new();
         if let Some(from) = period.from {
@@ -238,7 +233,7 @@ fn describe(kind: &ReportKind) -> String {
 }
 
 /// RFC 3339, or a bare date meaning its first instant in UTC.
-fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.with_timezone(&Utc));
     }

@@ -21,25 +21,30 @@ use super::{Period, Report, Section};
 const FOLLOW_UP: &str = "EHR access";
 
 /// Rows of `sql` with `params` bound to `$1`, `$2`, ..., as JSON objects.
-async fn rows(ctx: &SessionContext, sql: &str, params: Vec<ScalarValue>) -> Result<Vec<Row>> {
-    let frame = ctx.sql(sql).await.context("a report query does not plan")?;
+pub(crate) async fn rows(
+    ctx: &SessionContext,
+    sql: &str,
+    params: Vec<ScalarValue>,
+) -> Result<Vec<Row>> {
+    let frame = ctx.sql(sql).await.context("the query does not plan")?;
     let frame = frame
         .with_param_values(params)
-        .context("a report query takes other values")?;
-    let batches = frame.collect().await.context("a report query failed")?;
+        .context("the query takes other parameter values")?;
+    let batches = frame.collect().await.context("the query failed")?;
     let mut writer = ArrayWriter::new(Vec::new());
     for batch in &batches {
-        writer.write(batch).context("cannot encode report rows")?;
+        writer.write(batch).context("cannot encode the rows")?;
     }
-    writer.finish().context("cannot encode report rows")?;
+    writer.finish().context("cannot encode the rows")?;
     let bytes = writer.into_inner();
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
-    serde_json::from_slice(&bytes).context("cannot decode report rows")
+    serde_json::from_slice(&bytes).context("cannot decode the rows")
 }
 
-type Row = Map<String, Value>;
+/// One result row: column name to value.
+pub(crate) type Row = Map<String, Value>;
 
 /// The period's bounds as parameters: start and end times, and the dates that bound the
 /// `date` partitions, so a one-day report reads one day's folders.

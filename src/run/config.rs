@@ -28,6 +28,14 @@
 //! window = "24h"     # longest time from a chain's first step to its last
 //! policy = "/etc/ward/policy.rhai"          # replaces the built-in policy
 //!
+//! [retention]      # `ward retention apply`: how long each table keeps a day
+//! default = "6 years"                       # 45 CFR 164.316(b)(2); also the default
+//! dead_letters = "1 year"                   # per table: events, dead_letters, signals,
+//!                                           # incidents, access_log
+//!
+//! [encryption]     # encrypt the lake's files (AES-GCM) with the key in this file;
+//! key_file = "/etc/ward/lake.key"           # or set WARD_LAKE_KEY or WARD_LAKE_KEY_FILE
+//!
 //! [kafka]
 //! session_timeout = "10s"
 //! queue_limit_kib = 65536
@@ -67,6 +75,55 @@ pub struct RunConfig {
     pub(crate) inventory: Option<PathBuf>,
     #[serde(default)]
     pub(crate) correlation: CorrelationConfig,
+    #[serde(default)]
+    pub(crate) retention: RetentionConfig,
+    #[serde(default)]
+    encryption: EncryptionConfig,
+}
+
+/// The `[encryption]` table as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EncryptionConfig {
+    /// A file holding the lake key as hex digits.
+    key_file: Option<PathBuf>,
+}
+
+/// The `[retention]` table as written: a period per table, and one for the rest.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    default: Option<String>,
+    events: Option<String>,
+    dead_letters: Option<String>,
+    signals: Option<String>,
+    incidents: Option<String>,
+    access_log: Option<String>,
+}
+
+impl RetentionConfig {
+    /// The policy the table describes; six years for what it leaves out.
+    pub fn policy(&self) -> Result<ward_storage::Policy> {
+        let parse = |text: &Option<String>, key: &str| -> Result<Option<ward_storage::Period>> {
+            let period = text.as_deref().map(str::parse).transpose();
+            period.with_context(|| format!("invalid retention.{key} in the configuration"))
+        };
+        let default = parse(&self.default, "default")?.unwrap_or(ward_storage::Period::SIX_YEARS);
+        let mut policy = ward_storage::Policy::new(default);
+        let tables = [
+            (ward_storage::Table::Events, &self.events),
+            (ward_storage::Table::DeadLetters, &self.dead_letters),
+            (ward_storage::Table::Signals, &self.signals),
+            (ward_storage::Table::Incidents, &self.incidents),
+            (ward_storage::Table::AccessLog, &self.access_log),
+        ];
+        for (table, text) in tables {
+            if let Some(period) = parse(text, table.name())? {
+                policy = policy.with_table(table, period);
+            }
+        }
+        Ok(policy)
+    }
 }
 
 /// The `[correlation]` table as written.
@@ -96,6 +153,61 @@ struct KafkaConfig {
 }
 
 impl RunConfig {
+    /// The lake folder a lake command works on: `flag` (its `--lake`), else `lake` from the
+    /// configuration file `config` when one is given, with the configuration read. The
+    /// folder must exist.
+    pub fn lake(flag: Option<PathBuf>, config: Option<&Path>) -> Result<(PathBuf, RunConfig)> {
+        let config = match config {
+            Some(path) => RunConfig::load(path)?,
+            None => RunConfig::default(),
+        };
+        let lake = flag
+            .or_else(|| config.lake.clone())
+            .context("no lake given: pass --lake DIR or set `lake` in the configuration")?;
+        if !lake.is_dir() {
+            bail!(
+                "no lake at {}: pass the folder `ward run --lake` writes",
+                lake.display()
+            );
+        }
+        Ok((lake, config))
+    }
+
+    /// The lake key, if one is given: `WARD_LAKE_KEY` (hex digits), else the file
+    /// `WARD_LAKE_KEY_FILE` names, else `encryption.key_file`. Every command that reads or
+    /// writes an encrypted lake needs it; `ward verify` does not.
+    pub fn lake_key(&self) -> Result<Option<ward_storage::LakeKey>> {
+        if let Some(text) = std::env::var_os("WARD_LAKE_KEY") {
+            let text = text.to_string_lossy();
+            let key = ward_storage::LakeKey::from_hex(&text).context("in WARD_LAKE_KEY")?;
+            return Ok(Some(key));
+        }
+        let file = std::env::var_os("WARD_LAKE_KEY_FILE")
+            .map(PathBuf::from)
+            .or_else(|| self.encryption.key_file.clone());
+        let Some(file) = file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read the lake key file {}", file.display()))?;
+        let key = ward_storage::LakeKey::from_hex(&text)
+            .with_context(|| format!("in the lake key file {}", file.display()))?;
+        Ok(Some(key))
+    }
+
+    /// [`RunConfig::lake`] with the lake key, checked: for an encrypted lake it must be the
+    /// lake's own, so a command fails before it reads or records anything.
+    pub fn lake_and_key(
+        flag: Option<PathBuf>,
+        config: Option<&Path>,
+    ) -> Result<(PathBuf, RunConfig, Option<ward_storage::LakeKey>)> {
+        let (lake, config) = RunConfig::lake(flag, config)?;
+        let key = config.lake_key()?;
+        ward_storage::key_for_reading(&lake, key.as_ref())
+            .with_context(|| format!("cannot read the lake {}", lake.display()))?;
+        Ok((lake, config, key))
+    }
+
     /// Reads a configuration file.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
@@ -150,11 +262,14 @@ pub struct RunSettings {
     pub batch: BatchLimits,
     /// Stop, after writing everything, once no record has come for this long.
     pub exit_when_idle: Option<Duration>,
+    /// The key the lake's files are encrypted with, if they are.
+    pub key: Option<ward_storage::LakeKey>,
 }
 
 impl RunSettings {
     /// Merges file and flags and checks the result.
     pub fn new(config: RunConfig, flags: RunFlags) -> Result<Self> {
+        let key = config.lake_key()?;
         let brokers = flags.brokers.or(config.brokers).context(
             "no brokers given: pass --brokers HOST:PORT or set `brokers` in the configuration",
         )?;
@@ -202,6 +317,7 @@ impl RunSettings {
         Ok(RunSettings {
             kafka,
             lake,
+            key,
             formats,
             dead_letter_topic: config.dead_letter_topic,
             signals_topic: config.signals_topic,

@@ -201,7 +201,7 @@ impl Pending {
 impl Service {
     fn start(settings: RunSettings, analysis: Option<AnalysisSettings>) -> Result<Self> {
         let writer = ward_storage::layout::default_writer_id();
-        let lake = Lake::open(&settings.lake, &writer)
+        let lake = Lake::open_with_key(&settings.lake, &writer, settings.key.clone())
             .with_context(|| format!("cannot open the lake at {}", settings.lake.display()))?;
 
         let root = settings.lake.clone();

@@ -114,6 +114,53 @@ pub enum StorageError {
         /// The kind found.
         kind: String,
     },
+    /// Reading a Parquet file of the lake failed.
+    #[error("cannot read parquet file {path}: {source}")]
+    ParquetRead {
+        /// The file being read.
+        path: PathBuf,
+        /// The decoder's error.
+        source: ParquetError,
+    },
+    /// A legal hold was placed after a retention run planned its deletions and before it
+    /// could record them; nothing was deleted.
+    #[error(
+        "legal hold {seq} was placed while the retention run was planning, so nothing was \
+         deleted; run it again to honour the hold"
+    )]
+    HoldPlacedMeanwhile {
+        /// The new hold's id.
+        seq: u64,
+    },
+    /// The lake is encrypted and no key was given.
+    #[error(
+        "the lake is encrypted: give its key (WARD_LAKE_KEY, WARD_LAKE_KEY_FILE, or \
+         encryption.key_file in the configuration)"
+    )]
+    KeyRequired,
+    /// The key given is not the lake's.
+    #[error(
+        "the key given (fingerprint {given}) is not the lake's key (fingerprint {expected}); \
+         nothing was read or written"
+    )]
+    WrongKey {
+        /// The lake key's fingerprint.
+        expected: String,
+        /// The given key's fingerprint.
+        given: String,
+    },
+    /// A key was given for a lake that already holds plain files.
+    #[error(
+        "the lake already holds unencrypted files, so it cannot be encrypted now; \
+         encryption is chosen when a lake is first written"
+    )]
+    LakeNotEncrypted,
+    /// There is no active legal hold with this id.
+    #[error("there is no active legal hold {seq} (see the holds the lake lists)")]
+    NoSuchHold {
+        /// The id asked for.
+        seq: u64,
+    },
     /// The manifest's hash chain is broken: the audit trail was altered.
     #[error("manifest chain is broken at seq {seq}: {problem}")]
     ChainBroken {
@@ -128,7 +175,14 @@ impl StorageError {
     /// Who is at fault.
     pub fn fault(&self) -> Fault {
         match self {
-            StorageError::InvalidWriter { .. } => Fault::User,
+            StorageError::InvalidWriter { .. }
+            | StorageError::NoSuchHold { .. }
+            | StorageError::KeyRequired
+            | StorageError::WrongKey { .. }
+            | StorageError::LakeNotEncrypted => Fault::User,
+            StorageError::HoldPlacedMeanwhile { .. } | StorageError::ParquetRead { .. } => {
+                Fault::External
+            }
             StorageError::Io { .. }
             | StorageError::Lock { .. }
             | StorageError::ManifestCorrupt { .. }
@@ -145,7 +199,9 @@ impl StorageError {
     /// the same batch is always safe.
     pub fn is_retryable(&self) -> bool {
         match self {
-            StorageError::Io { .. } | StorageError::Lock { .. } => true,
+            StorageError::Io { .. }
+            | StorageError::Lock { .. }
+            | StorageError::HoldPlacedMeanwhile { .. } => true,
             StorageError::Parquet { source, .. } => wraps_io(source),
             _ => false,
         }

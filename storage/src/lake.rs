@@ -10,7 +10,7 @@
 //! 3. Rename each file into its partition directory and sync the directories.
 //! 4. Append the manifest entry in one write and sync it; release the lock.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,13 +19,14 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use tracing::{debug, info};
 
 use crate::durable::{ensure_dir, sync_dir};
+use crate::encryption::{self, LakeKey};
 use crate::layout::{self, DEAD_LETTERS, EVENTS, Table};
 use crate::lock::LockFile;
-use crate::manifest::{EntryKind, FileRecord, ManifestEntry, OffsetRange};
+use crate::manifest::{EntryKind, FileRecord, FileSets, HoldScope, ManifestEntry, OffsetRange};
 use crate::part_file::{WrittenFile, write_part_file};
 use crate::plan::{PartitionKey, Plan, Rows};
 use crate::tail::Tail;
-use crate::{Batch, StorageError, read_manifest, recovery};
+use crate::{Batch, StorageError, read_manifest, recovery, retention};
 
 /// An open lake directory that this process commits to.
 ///
@@ -46,6 +47,8 @@ pub struct Lake {
     /// The current time, for `committed_at` and for dating dead letters that carry no
     /// receive time. [`Utc::now`] unless a test sets another.
     clock: fn() -> DateTime<Utc>,
+    /// The key part files are encrypted with, when the lake is encrypted.
+    key: Option<LakeKey>,
 }
 
 /// What one [`Lake::commit`] did.
@@ -76,8 +79,9 @@ pub struct CommitSummary {
 impl Lake {
     /// Opens the lake at `root` as `writer`, creating its directories if needed, and
     /// repairs what crashed writers left: a torn last manifest line is truncated, part
-    /// files no entry lists are deleted, and the staging directories of dead writers on
-    /// this host are removed (all logged at WARN).
+    /// files no entry lists are moved to the quarantine, files a `delete` entry names are
+    /// removed, and the staging directories of dead writers on this host are removed
+    /// (all logged at WARN).
     ///
     /// `writer` must be unique among the lake's live writers and a safe file name; use
     /// [`default_writer_id`](crate::default_writer_id) unless there is a reason not to.
@@ -85,6 +89,17 @@ impl Lake {
     /// Opening reads the whole manifest and lists every table file, so it takes time in
     /// proportion to the lake's size.
     pub fn open(root: &Path, writer: &str) -> Result<Lake, StorageError> {
+        Lake::open_with_key(root, writer, None)
+    }
+
+    /// [`Lake::open`] for a lake whose files are encrypted with `key`. A lake with no files
+    /// yet becomes encrypted with `key`; one encrypted with another key, or holding plain
+    /// files, is refused, as is an encrypted lake opened with no key.
+    pub fn open_with_key(
+        root: &Path,
+        writer: &str,
+        key: Option<LakeKey>,
+    ) -> Result<Lake, StorageError> {
         layout::validate_writer(writer)?;
         create_layout(root)?;
         let lock = LockFile::open(&layout::lock_path(root))?;
@@ -92,6 +107,20 @@ impl Lake {
         let mut tail = Tail::empty();
         {
             let _locked = lock.lock()?;
+            match (encryption::lake_fingerprint(root)?, &key) {
+                (Some(_), _) => {
+                    encryption::key_for_reading(root, key.as_ref())?;
+                }
+                (None, Some(key)) => {
+                    let entries = read_manifest(root)?;
+                    if entries.iter().any(|entry| !entry.files.is_empty()) {
+                        return Err(StorageError::LakeNotEncrypted);
+                    }
+                    encryption::mark_encrypted(root, key)?;
+                    info!(root = %root.display(), key = %key.fingerprint(), "lake encrypted");
+                }
+                (None, None) => {}
+            }
             recovery::recover(root, writer, &mut tail)?;
         }
 
@@ -108,6 +137,7 @@ impl Lake {
             lock,
             tail,
             clock: Utc::now,
+            key,
         })
     }
 
@@ -146,7 +176,7 @@ impl Lake {
         plan.retain_after(&self.tail.committed);
 
         let staging = layout::staging_dir(&self.root, &self.writer);
-        let mut staged = Staged::new(staging)?;
+        let mut staged = Staged::new(staging, self.key.clone())?;
         for (key, rows) in &plan.files {
             staged.write(*key, rows)?;
         }
@@ -162,15 +192,7 @@ impl Lake {
         staged: &mut Staged,
         now: DateTime<Utc>,
     ) -> Result<CommitSummary, StorageError> {
-        let manifest = layout::manifest_path(&self.root);
-        if self.tail.catch_up(&manifest, |_| {})? {
-            // A writer died mid-append: the files of its torn entry are orphans now.
-            let listed = read_manifest(&self.root)?
-                .into_iter()
-                .flat_map(|entry| entry.files);
-            let listed: HashSet<String> = listed.map(|file| file.path).collect();
-            recovery::remove_orphans(&self.root, &listed)?;
-        }
+        self.catch_up_locked()?;
 
         // Other writers may have committed some of these offsets since step 1.
         for key in plan.retain_after(&self.tail.committed) {
@@ -196,16 +218,10 @@ impl Lake {
 
         let seq = self.tail.seq + 1;
         let placed = self.place(seq, staged)?;
-        let entry = ManifestEntry {
-            seq,
-            kind: EntryKind::Commit,
-            committed_at: now.to_rfc3339_opts(SecondsFormat::Micros, true),
-            writer: self.writer.clone(),
-            files: placed.iter().map(|(file, _)| file.clone()).collect(),
-            offsets: summary.offsets.clone(),
-            prev: self.tail.hash.clone(),
-            hash: String::new(),
-        };
+        let mut entry = self.next_entry(EntryKind::Commit, now);
+        entry.files = placed.iter().map(|(file, _)| file.clone()).collect();
+        entry.offsets = summary.offsets.clone();
+        let manifest = layout::manifest_path(&self.root);
         if let Err(failed) = self.tail.append(&manifest, entry.sealed()) {
             if failed.rolled_back {
                 remove_uncommitted(placed.iter().map(|(_, path)| path));
@@ -230,6 +246,131 @@ impl Lake {
             "batch committed"
         );
         Ok(summary)
+    }
+
+    /// Reads what other writers appended since this one last looked. When a writer died
+    /// mid-append, the files of its torn entry are orphans now, and go to the quarantine.
+    /// Call with the lock held.
+    fn catch_up_locked(&mut self) -> Result<(), StorageError> {
+        let manifest = layout::manifest_path(&self.root);
+        if self.tail.catch_up(&manifest, |_| {})? {
+            let files = FileSets::of(&read_manifest(&self.root)?);
+            recovery::remove_orphans(&self.root, &files)?;
+        }
+        Ok(())
+    }
+
+    /// An entry of `kind` that follows the last one, by this writer at `now`, with no
+    /// files, offsets or reasons yet; seal it after filling them in.
+    fn next_entry(&self, kind: EntryKind, now: DateTime<Utc>) -> ManifestEntry {
+        ManifestEntry {
+            seq: self.tail.seq + 1,
+            kind,
+            committed_at: now.to_rfc3339_opts(SecondsFormat::Micros, true),
+            writer: self.writer.clone(),
+            files: Vec::new(),
+            offsets: Vec::new(),
+            by: None,
+            reason: None,
+            hold: None,
+            releases: None,
+            prev: self.tail.hash.clone(),
+            hash: String::new(),
+        }
+    }
+
+    /// Appends `entry`, which must follow the last one. Call with the lock held.
+    fn append_locked(&mut self, entry: ManifestEntry) -> Result<u64, StorageError> {
+        let seq = entry.seq;
+        let manifest = layout::manifest_path(&self.root);
+        self.tail
+            .append(&manifest, entry.sealed())
+            .map_err(|failed| failed.error)?;
+        Ok(seq)
+    }
+
+    /// Places a legal hold: from this entry on, retention deletes nothing `scope` covers.
+    /// `by` is the account placing it and `reason` why (a case number, a complaint).
+    /// Returns the hold's id, the `seq` of its entry.
+    pub fn place_hold(
+        &mut self,
+        scope: HoldScope,
+        by: &str,
+        reason: &str,
+    ) -> Result<u64, StorageError> {
+        let _locked = self.lock.lock()?;
+        self.catch_up_locked()?;
+        let mut entry = self.next_entry(EntryKind::Hold, (self.clock)());
+        entry.by = Some(by.to_owned());
+        entry.reason = Some(reason.to_owned());
+        entry.hold = Some(scope);
+        let seq = self.append_locked(entry)?;
+        info!(seq, "legal hold placed");
+        Ok(seq)
+    }
+
+    /// Releases the active legal hold `hold`; returns the `seq` of the release entry.
+    pub fn release_hold(&mut self, hold: u64, by: &str, reason: &str) -> Result<u64, StorageError> {
+        let _locked = self.lock.lock()?;
+        self.catch_up_locked()?;
+        let active = retention::active_holds(&read_manifest(&self.root)?);
+        if !active.iter().any(|placed| placed.seq == hold) {
+            return Err(StorageError::NoSuchHold { seq: hold });
+        }
+        let mut entry = self.next_entry(EntryKind::Release, (self.clock)());
+        entry.by = Some(by.to_owned());
+        entry.reason = Some(reason.to_owned());
+        entry.releases = Some(hold);
+        let seq = self.append_locked(entry)?;
+        info!(seq, hold, "legal hold released");
+        Ok(seq)
+    }
+
+    /// Deletes `files`, which a retention plan made from the manifest up to entry
+    /// `planned_at` chose: records their deletion in one `delete` entry (`by` the account
+    /// running retention, `reason` the rules applied), then removes them and the
+    /// partition folders left empty. Files another run deleted meanwhile are skipped.
+    ///
+    /// Refuses, deleting nothing, when a hold was placed after `planned_at`, since the
+    /// plan did not honour it. Returns the entry's `seq`, or `None` when nothing was left
+    /// to delete. Once the entry is appended the files are gone as far as the lake is
+    /// concerned: a file that cannot be removed now (or a crash before) is removed by the
+    /// next writer to open the lake.
+    pub fn delete(
+        &mut self,
+        files: &[FileRecord],
+        planned_at: u64,
+        by: &str,
+        reason: &str,
+    ) -> Result<Option<u64>, StorageError> {
+        let _locked = self.lock.lock()?;
+        self.catch_up_locked()?;
+        let entries = read_manifest(&self.root)?;
+        let placed_since = entries
+            .iter()
+            .find(|entry| entry.seq > planned_at && entry.kind == EntryKind::Hold);
+        if let Some(hold) = placed_since {
+            return Err(StorageError::HoldPlacedMeanwhile { seq: hold.seq });
+        }
+        let live = FileSets::of(&entries).live;
+        let files: Vec<FileRecord> = files
+            .iter()
+            .filter(|file| live.contains(&file.path))
+            .cloned()
+            .collect();
+        if files.is_empty() {
+            return Ok(None);
+        }
+
+        let mut entry = self.next_entry(EntryKind::Delete, (self.clock)());
+        entry.files = files;
+        entry.by = Some(by.to_owned());
+        entry.reason = Some(reason.to_owned());
+        let paths: Vec<String> = entry.files.iter().map(|file| file.path.clone()).collect();
+        let seq = self.append_locked(entry)?;
+        recovery::remove_deleted(&self.root, paths.iter().map(String::as_str))?;
+        info!(seq, files = paths.len(), "files deleted by retention");
+        Ok(Some(seq))
     }
 
     /// Step 3: renames the staged files into their partitions as the files of commit
@@ -336,21 +477,25 @@ struct Staged {
     dir: PathBuf,
     /// The staged files, in the order they are placed.
     files: BTreeMap<PartitionKey, WrittenFile>,
+    /// The lake's key, when its files are encrypted.
+    key: Option<LakeKey>,
 }
 
 impl Staged {
-    fn new(dir: PathBuf) -> Result<Staged, StorageError> {
+    fn new(dir: PathBuf, key: Option<LakeKey>) -> Result<Staged, StorageError> {
         fs::create_dir_all(&dir).map_err(|err| StorageError::io("create directory", &dir, err))?;
         Ok(Staged {
             dir,
             files: BTreeMap::new(),
+            key,
         })
     }
 
     /// Writes the file of partition `key`, replacing any staged before.
     fn write(&mut self, key: PartitionKey, rows: &Rows) -> Result<(), StorageError> {
         let name = format!("{}.parquet", key.dir().replace('/', "_"));
-        let written = write_part_file(&self.dir.join(name), &rows.record_batch()?)?;
+        let path = self.dir.join(name);
+        let written = write_part_file(&path, &rows.record_batch()?, self.key.as_ref())?;
         debug!(path = %written.path.display(), rows = written.rows, "file staged");
         self.files.insert(key, written);
         Ok(())

@@ -11,7 +11,8 @@
 //!   signals/date=YYYY-MM-DD/part-<seq:08>-<n>-<writer>.parquet
 //!   incidents/date=YYYY-MM-DD/part-<seq:08>-<n>-<writer>.parquet
 //!   access_log/date=YYYY-MM-DD/part-<seq:08>-<n>-<writer>.parquet
-//!   _manifest/manifest.jsonl    one line per commit (see `manifest`)
+//!   _manifest/manifest.jsonl    one line per commit, deletion, hold (see `manifest`)
+//!   _manifest/encryption.json   present when part files are encrypted (see `encryption`)
 //!   _manifest/lock              exclusive file lock, held while committing or recovering
 //!   _staging/<writer>/          files being written, before they are renamed into place
 //!   _quarantine/<table>/...     part files no manifest entry listed, moved out on open
@@ -29,9 +30,10 @@
 //!   zstd compressed, one row group per file (its size is the committed batch's share of
 //!   that partition).
 //! - A file under a table directory belongs to the lake if and only if a manifest entry
-//!   lists its path. Files no entry lists are orphans of a crash; [`Lake::open`] moves
-//!   them to `_quarantine/` under the same relative path (kept, never read as data), and
-//!   readers that must be exact read the file list from the manifest.
+//!   commits its path and no later entry deletes it. Files no entry lists are orphans of
+//!   a crash; [`Lake::open`] moves them to `_quarantine/` under the same relative path
+//!   (kept, never read as data), and readers that must be exact read the file list from
+//!   the manifest.
 //! - A part file is never changed after it is renamed into place. Its name is unique:
 //!   `seq` is its commit's sequence number, `n` its index within the commit, `writer` the
 //!   process that wrote it.

@@ -13,7 +13,8 @@
 //!   nothing whenever the process dies (`kill -9` included). A consumer that resumes each
 //!   partition after [`committed_offsets`] loses nothing and duplicates nothing.
 //! - Tamper evidence: each manifest entry carries the hash of the one before;
-//!   [`verify_chain`] finds an altered, removed or reordered entry.
+//!   [`verify_chain`] finds an altered, removed or reordered entry. Deletions by the
+//!   retention policy and legal holds are entries of the same chain.
 //! - Nothing from a record's content appears in errors or logs.
 //!
 //! Modules:
@@ -24,6 +25,8 @@
 //! - [`dead_letter`]: the `dead_letters` table's row and schema.
 //! - [`error`]: [`StorageError`] and whose fault it is.
 //! - [`mod@verify`]: [`verify()`], checking every file and the chain against the manifest.
+//! - [`retention`]: the retention [`Policy`], legal holds, and planning deletions.
+//! - [`encryption`]: the [`LakeKey`] that encrypts part files, and checking a key.
 //! - `plan`: sorting a batch into partition files and dropping committed offsets.
 //! - `part_file`: writing a Parquet file while hashing it.
 //! - `tail`: a writer's view of the manifest, catching up and appending.
@@ -36,6 +39,7 @@
 pub mod batch;
 pub mod dead_letter;
 mod durable;
+pub mod encryption;
 pub mod error;
 pub mod lake;
 pub mod layout;
@@ -44,6 +48,7 @@ pub mod manifest;
 mod part_file;
 mod plan;
 mod recovery;
+pub mod retention;
 mod tail;
 #[cfg(test)]
 mod testing;
@@ -51,6 +56,7 @@ pub mod verify;
 
 pub use batch::{Batch, SourceOffset};
 pub use dead_letter::{DeadLetterRow, dead_letter_schema};
+pub use encryption::{LakeKey, key_for_reading};
 pub use error::{ChainProblem, Fault, StorageError};
 pub use lake::{CommitSummary, Lake, committed_offsets};
 pub use layout::{
@@ -58,6 +64,8 @@ pub use layout::{
     default_writer_id, manifest_path, table_dir,
 };
 pub use manifest::{
-    EntryKind, FileRecord, GENESIS_HASH, ManifestEntry, OffsetRange, read_manifest, verify_chain,
+    EntryKind, FileRecord, FileSets, GENESIS_HASH, HoldScope, ManifestEntry, OffsetRange,
+    read_manifest, verify_chain,
 };
+pub use retention::{Hold, Period, Policy, RetentionPlan, active_holds};
 pub use verify::{Problem, VerifyReport, verify};

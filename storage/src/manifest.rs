@@ -32,13 +32,30 @@
 //!   record. So resuming each partition at `last + 1` brings every message into the lake
 //!   exactly once. `first` is the lowest offset with records in the entry, or its `last`
 //!   when the entry only advances the partition past messages that produced nothing.
-//! - `kind` is `commit` today. Later kinds (retention deletions) join the same chain; a
-//!   ward that meets a kind it does not know refuses to go on rather than misread it.
+//! - `kind` says what the entry records:
+//!   - `commit`: `files` were added, covering `offsets`.
+//!   - `delete`: `files` (each exactly as its commit recorded it) were removed by the
+//!     retention policy; `by` and `reason` say who ran it and under which rules. The entry
+//!     is appended before the files are removed, so a crash in between leaves files the
+//!     manifest already calls deleted, and the next writer to open the lake removes them.
+//!   - `hold`: a legal hold (`hold`, with `by` and `reason`) from now on keeps what it
+//!     covers from deletion. Its `seq` is the hold's id.
+//!   - `release`: the hold placed by entry `releases` no longer applies.
+//!
+//!   `files` and `offsets` are empty for the last two. `by`, `reason`, `hold` and
+//!   `releases` are left out of entries that have none, so commit lines read as they always
+//!   did. A ward that meets a kind it does not know refuses to go on rather than misread
+//!   it.
+//! - A file is in the lake from the entry that commits it until an entry deletes it; a
+//!   path is never committed twice.
 
+use std::collections::HashSet;
+use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -65,6 +82,18 @@ pub struct ManifestEntry {
     pub files: Vec<FileRecord>,
     /// The Kafka offsets the commit covers, per topic and partition.
     pub offsets: Vec<OffsetRange>,
+    /// Who asked for a deletion, hold or release: the account that ran ward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// Why: the retention rules applied, or the hold's or release's stated reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What a `hold` entry keeps from deletion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<HoldScope>,
+    /// The `seq` of the hold a `release` entry ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub releases: Option<u64>,
     /// The previous entry's `hash`, or [`GENESIS_HASH`].
     pub prev: String,
     /// SHA-256 of this entry without this field; see [`ManifestEntry::canonical_hash`].
@@ -77,6 +106,68 @@ pub struct ManifestEntry {
 pub enum EntryKind {
     /// Files added to the lake and the offsets they cover.
     Commit,
+    /// Files removed by the retention policy.
+    Delete,
+    /// A legal hold placed.
+    Hold,
+    /// A legal hold released.
+    Release,
+}
+
+impl EntryKind {
+    /// The kinds this ward reads, as the manifest spells them.
+    const KNOWN: [&'static str; 4] = ["commit", "delete", "hold", "release"];
+}
+
+/// What a legal hold keeps from deletion, whatever the retention policy says.
+///
+/// A hold keeps whole partitions: one that holds anything the hold covers stays, with
+/// every file in it, until the hold is released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scope", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HoldScope {
+    /// An incident: every partition dated from the day before its first step to the day
+    /// after its last (the skew its chain tolerates may cross midnight).
+    Incident {
+        /// The incident's id.
+        incident_id: String,
+    },
+    /// A patient: every partition with an event or signal about the patient. The
+    /// manifest stays plain text even in an encrypted lake, so it names the patient by a
+    /// digest of the id (see [`patient_digest`](crate::retention::patient_digest)), never
+    /// by the id.
+    Patient {
+        /// The digest of the patient's id, as events carry it.
+        patient_digest: String,
+    },
+    /// An account: every partition with an event or signal by it, an incident involving
+    /// it, or a use of the lake by it.
+    User {
+        /// The account's short name, as events carry it (compared without case).
+        user: String,
+    },
+    /// Every partition dated within a period, both ends included.
+    Period {
+        /// The first day held, UTC.
+        from: NaiveDate,
+        /// The last day held, UTC.
+        to: NaiveDate,
+    },
+}
+
+impl fmt::Display for HoldScope {
+    /// The scope as an operator names it: `incident 1f2e...`, `period 2024-01-01 to ...`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HoldScope::Incident { incident_id } => write!(f, "incident {incident_id}"),
+            HoldScope::Patient { patient_digest } => {
+                let short = patient_digest.get(..12).unwrap_or(patient_digest);
+                write!(f, "patient (id digest {short})")
+            }
+            HoldScope::User { user } => write!(f, "user {user}"),
+            HoldScope::Period { from, to } => write!(f, "period {from} to {to}"),
+        }
+    }
 }
 
 /// One file added by a commit.
@@ -119,6 +210,14 @@ struct HashedFields<'a> {
     writer: &'a str,
     files: &'a [FileRecord],
     offsets: &'a [OffsetRange],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hold: Option<&'a HoldScope>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    releases: Option<u64>,
     prev: &'a str,
 }
 
@@ -139,6 +238,10 @@ impl ManifestEntry {
             writer: &self.writer,
             files: &self.files,
             offsets: &self.offsets,
+            by: self.by.as_deref(),
+            reason: self.reason.as_deref(),
+            hold: self.hold.as_ref(),
+            releases: self.releases,
             prev: &self.prev,
         };
         let json = serde_json::to_vec(&fields).expect("numbers and strings always serialize");
@@ -174,12 +277,16 @@ impl ManifestEntry {
     }
 }
 
-/// Every committed entry of the lake at `root`, in order. A torn last line is not
-/// committed and is left out; any other unreadable line is an error. The chain is not
-/// checked; see [`verify_chain`].
+/// Every committed entry of the lake at `root`, in order; none when no writer has created
+/// the manifest yet. A torn last line is not committed and is left out; any other
+/// unreadable line is an error. The chain is not checked; see [`verify_chain`].
 pub fn read_manifest(root: &Path) -> Result<Vec<ManifestEntry>, StorageError> {
+    let path = layout::manifest_path(root);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
     let mut entries = Vec::new();
-    scan(&layout::manifest_path(root), 0, 1, |entry| {
+    scan(&path, 0, 1, |entry| {
         entries.push(entry);
         Ok(())
     })?;
@@ -196,6 +303,40 @@ pub fn verify_chain(entries: &[ManifestEntry]) -> Result<(), StorageError> {
         prev = (entry.seq, &entry.hash);
     }
     Ok(())
+}
+
+/// The paths of the files in the lake after `entries`, and of those deleted from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileSets {
+    /// Committed and not deleted since.
+    pub live: HashSet<String>,
+    /// Committed, then deleted.
+    pub deleted: HashSet<String>,
+}
+
+impl FileSets {
+    /// The sets after `entries`, in order.
+    pub fn of<'a>(entries: impl IntoIterator<Item = &'a ManifestEntry>) -> FileSets {
+        let mut sets = FileSets::default();
+        entries.into_iter().for_each(|entry| sets.absorb(entry));
+        sets
+    }
+
+    /// Moves the sets past `entry`.
+    pub fn absorb(&mut self, entry: &ManifestEntry) {
+        for file in &entry.files {
+            match entry.kind {
+                EntryKind::Commit => {
+                    self.live.insert(file.path.clone());
+                }
+                EntryKind::Delete => {
+                    self.live.remove(&file.path);
+                    self.deleted.insert(file.path.clone());
+                }
+                EntryKind::Hold | EntryKind::Release => {}
+            }
+        }
+    }
 }
 
 /// Where a scan stopped.
@@ -273,11 +414,13 @@ fn parse(path: &Path, line: u64, bytes: &[u8]) -> Result<Option<ManifestEntry>, 
         kind: String,
     }
     match serde_json::from_slice::<KindOnly>(bytes) {
-        Ok(probe) if probe.kind != "commit" => Err(StorageError::UnsupportedEntryKind {
-            path: path.to_owned(),
-            line,
-            kind: probe.kind,
-        }),
+        Ok(probe) if !EntryKind::KNOWN.contains(&probe.kind.as_str()) => {
+            Err(StorageError::UnsupportedEntryKind {
+                path: path.to_owned(),
+                line,
+                kind: probe.kind,
+            })
+        }
         _ => Ok(None),
     }
 }
@@ -307,6 +450,10 @@ mod tests {
             writer: "ward1-4242".into(),
             files: vec![file],
             offsets: vec![offsets],
+            by: None,
+            reason: None,
+            hold: None,
+            releases: None,
             prev: prev.into(),
             hash: String::new(),
         };
@@ -372,6 +519,49 @@ mod tests {
             matches!(err, StorageError::ManifestCorrupt { line: 1, .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_hold_line_carries_its_scope_and_only_the_members_it_has() {
+        let mut hold = entry(2, GENESIS_HASH);
+        hold.kind = EntryKind::Hold;
+        hold.files.clear();
+        hold.offsets.clear();
+        hold.by = Some("privacy-officer".into());
+        hold.reason = Some("OCR complaint 04-123".into());
+        hold.hold = Some(HoldScope::Period {
+            from: NaiveDate::from_ymd_opt(2020, 9, 1).expect("a date"),
+            to: NaiveDate::from_ymd_opt(2020, 9, 30).expect("a date"),
+        });
+        let hold = hold.sealed();
+        let line = hold.to_line();
+
+        assert!(line.contains(concat!(
+            "\"offsets\":[],\"by\":\"privacy-officer\",\"reason\":\"OCR complaint 04-123\",",
+            "\"hold\":{\"scope\":\"period\",\"from\":\"2020-09-01\",\"to\":\"2020-09-30\"},",
+            "\"prev\":"
+        )));
+        assert!(!line.contains("releases"));
+        let back: ManifestEntry = serde_json::from_str(&line).expect("the line parses");
+        assert_eq!(back.canonical_hash(), hold.hash);
+
+        let commit = entry(1, GENESIS_HASH).to_line();
+        assert!(!commit.contains("\"by\"") && !commit.contains("\"hold\""));
+    }
+
+    #[test]
+    fn deleted_files_leave_the_live_set() {
+        let first = entry(1, GENESIS_HASH);
+        let mut delete = entry(2, &first.hash);
+        delete.kind = EntryKind::Delete;
+        delete.offsets.clear();
+        delete.files = first.files.clone();
+        let third = entry(3, &delete.hash);
+
+        let sets = FileSets::of([&first, &delete, &third]);
+        let path = |entry: &ManifestEntry| entry.files[0].path.clone();
+        assert_eq!(sets.live, HashSet::from([path(&third)]));
+        assert_eq!(sets.deleted, HashSet::from([path(&first)]));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
 
 use crate::StorageError;
+use crate::encryption::LakeKey;
 
 /// zstd's own default level: most of the ratio of higher levels at a fraction of the
 /// time, which matters because files are encoded on the commit path.
@@ -30,10 +31,11 @@ pub(crate) struct WrittenFile {
 }
 
 /// Writes `batch` as a Parquet file at `path` (replacing any file there), in one row
-/// group, and syncs it to disk before returning.
+/// group, encrypted with `key` when there is one, and syncs it to disk before returning.
 pub(crate) fn write_part_file(
     path: &Path,
     batch: &RecordBatch,
+    key: Option<&LakeKey>,
 ) -> Result<WrittenFile, StorageError> {
     let parquet_error = |source| StorageError::Parquet {
         path: path.to_owned(),
@@ -44,7 +46,7 @@ pub(crate) fn write_part_file(
     // Hashing as the encoder writes avoids reading the file back.
     let sink = HashingWriter::new(BufWriter::new(file));
     let mut writer =
-        ArrowWriter::try_new(sink, batch.schema(), Some(properties())).map_err(parquet_error)?;
+        ArrowWriter::try_new(sink, batch.schema(), Some(properties(key))).map_err(parquet_error)?;
     writer.write(batch).map_err(parquet_error)?;
     let sink = writer.into_inner().map_err(parquet_error)?;
 
@@ -62,14 +64,19 @@ pub(crate) fn write_part_file(
     })
 }
 
-/// zstd, one row group however many rows the batch has, and ward named as the writer.
-fn properties() -> WriterProperties {
+/// zstd, one row group however many rows the batch has, ward named as the writer, and
+/// the footer and every column encrypted with `key` when there is one.
+fn properties(key: Option<&LakeKey>) -> WriterProperties {
     let level = ZstdLevel::try_new(ZSTD_LEVEL).expect("3 is within zstd's levels");
-    WriterProperties::builder()
+    let builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(level))
         .set_max_row_group_row_count(None)
-        .set_created_by(format!("ward-storage {}", env!("CARGO_PKG_VERSION")))
-        .build()
+        .set_created_by(format!("ward-storage {}", env!("CARGO_PKG_VERSION")));
+    match key {
+        Some(key) => builder.with_file_encryption_properties(key.encryption()),
+        None => builder,
+    }
+    .build()
 }
 
 /// A writer that hashes and counts every byte it passes on.
@@ -126,7 +133,7 @@ mod tests {
         }
         let batch = builder.finish().expect("the batch matches the schema");
 
-        let written = write_part_file(&path, &batch).expect("the file is written");
+        let written = write_part_file(&path, &batch, None).expect("the file is written");
 
         let bytes = std::fs::read(&path).expect("the file is readable");
         assert_eq!(written.bytes, bytes.len() as u64);

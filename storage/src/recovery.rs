@@ -5,7 +5,10 @@
 //! - part files renamed into table directories but listed by no manifest entry (killed
 //!   between renaming and appending): orphans, never committed;
 //! - a torn last manifest line (killed in mid-append): not committed, and its files are
-//!   orphans.
+//!   orphans;
+//! - files a `delete` entry names, still on disk (a retention run killed between its
+//!   entry and the removals): deleted as far as the lake is concerned, so they are
+//!   removed now.
 //!
 //! In each case the records are not in the lake and the manifest's offsets do not cover
 //! them, so they are consumed again; recovery only clears the leftovers away. Unlisted
@@ -15,7 +18,7 @@
 //! the lock because a live writer holds the lock from its first rename to its append:
 //! under the lock, every part file is either listed or an orphan of a dead writer.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
@@ -24,29 +27,28 @@ use tracing::{debug, warn};
 use crate::StorageError;
 use crate::durable::sync_dir;
 use crate::layout::{self, Table};
+use crate::manifest::FileSets;
 use crate::tail::Tail;
 
 /// Brings `tail` up to date with the whole manifest, truncating a torn last line, moves
 /// orphan part files to the quarantine and removes dead writers' staging directories.
 /// Call with the lock held and `tail` empty.
 pub(crate) fn recover(root: &Path, writer: &str, tail: &mut Tail) -> Result<(), StorageError> {
-    let mut listed = HashSet::new();
-    tail.catch_up(&layout::manifest_path(root), |entry| {
-        listed.extend(entry.files.iter().map(|file| file.path.clone()))
-    })?;
-    remove_orphans(root, &listed)?;
+    let mut files = FileSets::default();
+    tail.catch_up(&layout::manifest_path(root), |entry| files.absorb(entry))?;
+    remove_orphans(root, &files)?;
     remove_dead_staging(root, writer)
 }
 
-/// Moves every file under the table directories that is not in `listed` (paths
-/// relative to `root`) to the same path under `_quarantine/`, and removes directories
-/// left empty. Call with the lock held.
-pub(crate) fn remove_orphans(root: &Path, listed: &HashSet<String>) -> Result<(), StorageError> {
+/// Moves every file under the table directories that is not live in `files` to the same
+/// path under `_quarantine/`, except files `files` calls deleted, which are removed, and
+/// removes directories left empty. Call with the lock held.
+pub(crate) fn remove_orphans(root: &Path, files: &FileSets) -> Result<(), StorageError> {
     let mut removed = Removed::default();
     for table in Table::ALL {
         let dir = layout::table_dir(root, table.name());
         if dir.exists() {
-            sweep(root, &dir, table.name(), listed, &mut removed)?;
+            sweep(root, &dir, table.name(), files, &mut removed)?;
         }
     }
     if removed.files > 0 {
@@ -58,14 +60,65 @@ pub(crate) fn remove_orphans(root: &Path, listed: &HashSet<String>) -> Result<()
              committed, or their entry was removed"
         );
     }
+    if removed.deleted > 0 {
+        warn!(
+            files = removed.deleted,
+            "files a retention run recorded as deleted, but did not remove, were removed"
+        );
+    }
     Ok(())
+}
+
+/// Removes the files at `paths` (lake-relative, recorded as deleted in the manifest) and
+/// the partition folders they leave empty, syncing what changed. Call with the lock held.
+pub(crate) fn remove_deleted<'a>(
+    root: &Path,
+    paths: impl IntoIterator<Item = &'a str>,
+) -> Result<(), StorageError> {
+    let mut dirs = BTreeSet::new();
+    for relative in paths {
+        let path = layout::resolve(root, relative);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(StorageError::io("remove", &path, err)),
+        }
+        if let Some(dir) = path.parent() {
+            dirs.insert(dir.to_owned());
+        }
+    }
+
+    // Climb from each file's folder, removing folders left empty, up to the table
+    // folder; sync the first folder kept, whose entries changed.
+    let mut to_sync = BTreeSet::new();
+    for mut dir in dirs {
+        loop {
+            let parent = dir.parent().map(Path::to_owned);
+            let is_table_dir = parent.as_deref().is_none_or(|parent| parent == root);
+            match parent {
+                Some(parent) if !is_table_dir && fs::remove_dir(&dir).is_ok() => dir = parent,
+                _ => {
+                    to_sync.insert(dir);
+                    break;
+                }
+            }
+        }
+    }
+    to_sync
+        .iter()
+        .filter(|dir| dir.exists())
+        .try_for_each(|dir| sync_dir(dir))
 }
 
 /// What a sweep removed.
 #[derive(Debug, Default)]
 struct Removed {
+    /// Files moved to the quarantine.
     files: u64,
+    /// Their bytes.
     bytes: u64,
+    /// Files removed because a `delete` entry names them.
+    deleted: u64,
 }
 
 /// Moves unlisted files under `dir` (whose lake-relative path is `relative`) to the
@@ -75,7 +128,7 @@ fn sweep(
     root: &Path,
     dir: &Path,
     relative: &str,
-    listed: &HashSet<String>,
+    files: &FileSets,
     removed: &mut Removed,
 ) -> Result<usize, StorageError> {
     let entries = fs::read_dir(dir).map_err(|err| StorageError::io("list", dir, err))?;
@@ -92,14 +145,19 @@ fn sweep(
             .map_err(|err| StorageError::io("inspect", &path, err))?;
 
         if kind.is_dir() {
-            if sweep(root, &path, &child, listed, removed)? > 0 {
+            if sweep(root, &path, &child, files, removed)? > 0 {
                 remaining += 1;
                 continue;
             }
             fs::remove_dir(&path).map_err(|err| StorageError::io("remove", &path, err))?;
             changed = true;
-        } else if listed.contains(&child) {
+        } else if files.live.contains(&child) {
             remaining += 1;
+        } else if files.deleted.contains(&child) {
+            fs::remove_file(&path).map_err(|err| StorageError::io("remove", &path, err))?;
+            debug!(path = %child, "deleted file removed");
+            removed.deleted += 1;
+            changed = true;
         } else {
             let bytes = entry.metadata().map(|meta| meta.len()).unwrap_or(0);
             let kept = root.join(layout::QUARANTINE_DIR).join(&child);

@@ -8,13 +8,16 @@
 //!   `prev` is the previous entry's hash;
 //! - each file an entry lists exists, has the recorded size and SHA-256;
 //! - no file under a table directory is missing from the manifest: a part file added by
-//!   hand, or left by a crash between rename and manifest append, is named.
+//!   hand, or left by a crash between rename and manifest append, is named;
+//! - each file a `delete` entry removes was in the lake, as committed, when it was
+//!   removed; files deleted by retention are expected to be gone.
 //!
 //! A manifest cut at a line boundary is a valid shorter chain; what betrays it is the
 //! files its lost entries listed, still on disk and now unlisted (or, once a writer has
 //! opened the lake, moved to `_quarantine/`, which the report lists), and the head hash
 //! changing from the one an operator recorded (see [`VerifyReport::head`]).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -27,7 +30,7 @@ use walkdir::WalkDir;
 use crate::StorageError;
 use crate::error::ChainProblem;
 use crate::layout::{self, Table};
-use crate::manifest::{GENESIS_HASH, ManifestEntry};
+use crate::manifest::{EntryKind, FileRecord, GENESIS_HASH, ManifestEntry};
 
 /// What [`verify`] found.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -43,6 +46,10 @@ pub struct VerifyReport {
     pub head: Option<String>,
     /// Every problem, in the order found.
     pub problems: Vec<Problem>,
+    /// Files a `delete` entry removed that are still on disk: a retention run stopped
+    /// between recording a deletion and removing the files. The next writer to open the
+    /// lake removes them; not a problem.
+    pub awaiting_deletion: Vec<String>,
     /// Files under `_quarantine/`: part files that no manifest entry listed when a writer
     /// opened the lake, moved aside (a crash's orphans, or the files of entries cut from
     /// the manifest). Not a problem by themselves; worth a look when the head changed.
@@ -95,6 +102,14 @@ pub enum Problem {
     },
     /// A file under a table directory that no entry lists.
     Unexpected {
+        /// Path relative to the lake root.
+        path: String,
+    },
+    /// A `delete` entry removes a file that was not in the lake as the entry says: never
+    /// committed, already deleted, or recorded with another size or hash.
+    BadDeletion {
+        /// The `delete` entry's `seq`.
+        seq: u64,
         /// Path relative to the lake root.
         path: String,
     },
@@ -162,6 +177,10 @@ impl fmt::Display for Problem {
                 "unexpected: {path} (no manifest entry lists it: added, or left by a crash \
                  before its commit)"
             ),
+            Problem::BadDeletion { seq, path } => write!(
+                f,
+                "manifest entry {seq} deletes {path}, which was not in the lake as committed"
+            ),
         }
     }
 }
@@ -174,31 +193,30 @@ pub fn verify(root: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport
     let entries = read_entries(root, &mut report)?;
     check_chain(&entries, &mut report);
 
-    let mut listed = std::collections::BTreeSet::new();
-    for entry in &entries {
-        for file in &entry.files {
-            listed.insert(file.path.clone());
-            let path = root.join(&file.path);
-            match hash_file(&path) {
-                Ok((bytes, sha256)) => {
-                    report.files += 1;
-                    report.bytes += bytes;
-                    progress(report.bytes);
-                    if bytes != file.bytes || sha256 != file.sha256 {
-                        report.problems.push(Problem::Altered {
-                            path: file.path.clone(),
-                            expected_bytes: file.bytes,
-                            actual_bytes: bytes,
-                        });
-                    }
-                }
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    report.problems.push(Problem::Missing {
+    let (live, deleted) = follow_files(&entries, &mut report);
+    let mut listed = BTreeSet::new();
+    for file in &live {
+        listed.insert(file.path.clone());
+        let path = root.join(&file.path);
+        match hash_file(&path) {
+            Ok((bytes, sha256)) => {
+                report.files += 1;
+                report.bytes += bytes;
+                progress(report.bytes);
+                if bytes != file.bytes || sha256 != file.sha256 {
+                    report.problems.push(Problem::Altered {
                         path: file.path.clone(),
+                        expected_bytes: file.bytes,
+                        actual_bytes: bytes,
                     });
                 }
-                Err(err) => return Err(StorageError::io("read", path, err)),
             }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                report.problems.push(Problem::Missing {
+                    path: file.path.clone(),
+                });
+            }
+            Err(err) => return Err(StorageError::io("read", path, err)),
         }
     }
 
@@ -217,7 +235,9 @@ pub fn verify(root: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport
                 continue;
             }
             let relative = relative_path(root, found.path());
-            if !listed.contains(&relative) {
+            if deleted.contains(&relative) {
+                report.awaiting_deletion.push(relative);
+            } else if !listed.contains(&relative) {
                 unexpected.push(relative);
             }
         }
@@ -243,6 +263,42 @@ pub fn verify(root: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport
         }
     }
     Ok(report)
+}
+
+/// The files in the lake after `entries`, in commit order, and the paths deleted, noting
+/// deletions of files that were not there as committed.
+fn follow_files(
+    entries: &[ManifestEntry],
+    report: &mut VerifyReport,
+) -> (Vec<FileRecord>, BTreeSet<String>) {
+    let mut live: BTreeMap<&str, (u64, &FileRecord)> = BTreeMap::new();
+    let mut deleted = BTreeSet::new();
+    let mut order = 0;
+    for entry in entries {
+        for file in &entry.files {
+            match entry.kind {
+                EntryKind::Commit => {
+                    order += 1;
+                    live.insert(&file.path, (order, file));
+                }
+                EntryKind::Delete => {
+                    match live.remove(file.path.as_str()) {
+                        Some((_, committed)) if committed == file => {}
+                        _ => report.problems.push(Problem::BadDeletion {
+                            seq: entry.seq,
+                            path: file.path.clone(),
+                        }),
+                    }
+                    deleted.insert(file.path.clone());
+                }
+                EntryKind::Hold | EntryKind::Release => {}
+            }
+        }
+    }
+    let mut files: Vec<(u64, &FileRecord)> = live.into_values().collect();
+    files.sort_by_key(|(order, _)| *order);
+    let files = files.into_iter().map(|(_, file)| file.clone()).collect();
+    (files, deleted)
 }
 
 /// Every entry that parses, noting lines that do not.
