@@ -190,6 +190,27 @@ fn the_http_api_answers_token_holders_and_turns_everyone_else_away() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["path"], json!(["workstation5", "workstation6"]));
 
+    // The patient-access report, asked for the FHIR examples' most accessed patient.
+    let top = query(
+        &lake,
+        "SELECT patient_id, count(*) AS n FROM events WHERE patient_id IS NOT NULL \
+         GROUP BY patient_id ORDER BY n DESC, patient_id LIMIT 1",
+    );
+    let patient = text(&top[0], "patient_id").to_owned();
+    let path = format!("/v1/reports/patient-access?patient={patient}");
+    let (status, body) = server.request("GET", &path, Some(&token), "");
+    assert_eq!(status, 200, "{body}");
+    let accesses = body["sections"][0]["rows"].as_array().expect("rows");
+    assert_eq!(Some(accesses.len() as u64), top[0]["n"].as_u64());
+
+    // SQL that would write is refused: no export of the lake to a file through the API.
+    let export = dir.path().join("export.csv");
+    let copy = format!("COPY (SELECT * FROM events) TO '{}'", arg(&export));
+    let copy = json!({ "sql": copy }).to_string();
+    let (status, body) = server.request("POST", "/v1/query", Some(&token), &copy);
+    assert_eq!(status, 400, "{body}");
+    assert!(!export.exists(), "nothing was written");
+
     let bad = json!({ "sql": "SELECT nothing FROM nowhere" }).to_string();
     let (status, body) = server.request("POST", "/v1/query", Some(&token), &bad);
     assert_eq!(status, 400);
@@ -222,6 +243,8 @@ fn the_http_api_answers_token_holders_and_turns_everyone_else_away() {
             soc("incidents", "ok"),
             soc("report", "ok"),
             soc("report", "ok"),
+            soc("report", "ok"),
+            soc("query", "error"),
             soc("query", "error"),
         ]
     );
@@ -244,6 +267,7 @@ fn the_http_api_answers_token_holders_and_turns_everyone_else_away() {
             .any(|l| l.contains("/v1/incidents") && l.contains("unknown token"))
     );
     assert!(!log.contains(&token) && !log.contains(&wrong));
+    assert!(!log.contains(&patient), "no patient id in the server log");
 }
 
 fn manifest_lines(lake: &Path) -> usize {

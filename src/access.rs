@@ -58,9 +58,7 @@ impl Use {
             )
         })
     }
-}
 
-impl Use {
     /// [`Use::record`] through a lake already open.
     pub fn commit(self, lake: &mut Lake, rows: Option<u64>) -> Result<()> {
         let root = lake.root().display().to_string();

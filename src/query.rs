@@ -19,6 +19,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::SessionContext;
 use ward_storage::LakeKey;
 
@@ -87,6 +88,15 @@ pub fn run(args: QueryArgs) -> Result<()> {
     Ok(())
 }
 
+/// What SQL over the lake may do: query, and nothing else. No `COPY ... TO` (it would
+/// write records, decrypted, wherever the process can write), no `CREATE`, no `SET`.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
 /// A session with every table of the lake registered, reading its files with `key` when
 /// the lake is encrypted. Fails before reading anything when the lake needs a key and
 /// `key` is not it.
@@ -109,7 +119,10 @@ pub async fn session(lake: &Path, key: Option<&LakeKey>) -> Result<SessionContex
 
 async fn execute(lake: &Path, key: Option<&LakeKey>, sql: &str) -> Result<Vec<RecordBatch>> {
     let ctx = session(lake, key).await?;
-    let frame = ctx.sql(sql).await.context("invalid query")?;
+    let frame = ctx
+        .sql_with_options(sql, read_only())
+        .await
+        .context("invalid query")?;
     frame.collect().await.context("the query failed")
 }
 

@@ -70,9 +70,9 @@ enum RetentionCommand {
         #[arg(long, value_name = "ID", group = "scope")]
         incident: Option<String>,
 
-        /// Keep every partition with an event or signal about this patient. The manifest
-        /// records a digest of the id, not the id; name the case in --reason, not the
-        /// patient.
+        /// Keep every partition with an event or signal about this patient (`-` reads the
+        /// id from stdin). The manifest records a digest of the id, not the id; name the
+        /// case in --reason, not the patient.
         #[arg(long, value_name = "ID", group = "scope")]
         patient: Option<String>,
 
@@ -135,7 +135,13 @@ pub fn run(args: RetentionArgs) -> Result<()> {
                     );
                 }
             }
-            apply(&lake, key, &policy, as_of, dry_run, &by, args.format)
+            let options = Apply {
+                as_of,
+                dry_run,
+                by,
+                format: args.format,
+            };
+            apply(&lake, key, &policy, &options)
         }
         RetentionCommand::Hold {
             reason,
@@ -150,9 +156,12 @@ pub fn run(args: RetentionArgs) -> Result<()> {
                     check_incident(&lake, key.as_ref(), &incident_id)?;
                     HoldScope::Incident { incident_id }
                 }
-                (None, Some(patient), None, None) => HoldScope::Patient {
-                    patient_digest: retention::patient_digest(&patient, key.as_ref()),
-                },
+                (None, Some(patient), None, None) => {
+                    let patient = crate::report::patient_id(patient)?;
+                    HoldScope::Patient {
+                        patient_digest: retention::patient_digest(&patient, key.as_ref()),
+                    }
+                }
                 (None, None, Some(user), None) => HoldScope::User { user },
                 (None, None, None, Some((from, to))) if from <= to => {
                     HoldScope::Period { from, to }
@@ -208,16 +217,31 @@ pub fn run(args: RetentionArgs) -> Result<()> {
     }
 }
 
-/// Plans, prints, and unless `dry_run` deletes.
+/// How one `apply` runs.
+struct Apply {
+    /// The day the policy is applied as of.
+    as_of: NaiveDate,
+    /// Print only.
+    dry_run: bool,
+    /// The account running it, recorded with the deletion.
+    by: String,
+    /// How to print.
+    format: Format,
+}
+
+/// Plans, prints, and unless it is a dry run, deletes.
 fn apply(
     lake: &std::path::Path,
     key: Option<LakeKey>,
     policy: &ward_storage::Policy,
-    as_of: NaiveDate,
-    dry_run: bool,
-    by: &str,
-    format: Format,
+    options: &Apply,
 ) -> Result<()> {
+    let Apply {
+        as_of,
+        dry_run,
+        ref by,
+        format,
+    } = *options;
     // A writer opens (and so recovers) the lake before planning, so the plan sees it as
     // the deletion will.
     let mut writer = if dry_run {

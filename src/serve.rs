@@ -31,7 +31,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use ward_storage::{Lake, LakeKey, default_writer_id};
 
 use crate::access::Use;
@@ -43,9 +43,11 @@ const MAX_ROWS: usize = 100_000;
 
 /// Serve the lake over HTTP to holders of API tokens: SQL, incidents and reports.
 ///
-/// Make tokens with `ward token NAME --tokens FILE`. Every authorized request is recorded
+/// Make tokens with `ward token NAME --tokens FILE`; the file is read at start, so
+/// restart the server after adding or removing one. Every authorized request is recorded
 /// in the lake's access log under its token's name; unauthenticated ones get 401 and a
-/// log line. Stop with Ctrl-C or SIGTERM.
+/// log line. Plain HTTP: keep it on loopback or behind a TLS proxy. Stop with Ctrl-C or
+/// SIGTERM.
 ///
 /// Example: ward serve --lake lake --tokens /etc/ward/tokens.toml --listen 127.0.0.1:8480
 #[derive(Debug, Args)]
@@ -142,16 +144,22 @@ pub fn token(args: TokenArgs) -> Result<()> {
         sha256: token_hash(&token),
     });
 
+    // Written beside the file, readable by its owner only, then renamed over it, so a
+    // crash leaves the old file or the new one.
     let text = toml::to_string(&file).context("cannot encode the tokens file")?;
+    let mut staged = args.tokens.clone().into_os_string();
+    staged.push(".new");
+    let staged = PathBuf::from(staged);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut out = options
-        .open(&args.tokens)
-        .with_context(|| format!("cannot write {}", args.tokens.display()))?;
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.sync_all())
+    let written = options.open(&staged).and_then(|mut out| {
+        out.write_all(text.as_bytes())?;
+        out.sync_all()
+    });
+    written
+        .and_then(|()| std::fs::rename(&staged, &args.tokens))
         .with_context(|| format!("cannot write {}", args.tokens.display()))?;
     println!("{token}");
     eprintln!(
@@ -163,8 +171,11 @@ pub fn token(args: TokenArgs) -> Result<()> {
 
 /// What every handler shares.
 struct App {
+    /// The lake folder.
     lake: PathBuf,
+    /// Its key, when it is encrypted.
     key: Option<LakeKey>,
+    /// Who may ask.
     tokens: TokensFile,
     /// The access log's writer, one for the server's life.
     writer: Mutex<Lake>,
@@ -266,7 +277,10 @@ async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(token)
+        });
     let caller = match presented {
         None => Err("no bearer token"),
         Some(token) => app
@@ -278,7 +292,7 @@ async fn authenticate(
         Ok(name) => {
             let name = name.to_owned();
             let method = request.method().clone();
-            info!(caller = %name, %method, path = request.uri().path(), "request");
+            debug!(caller = %name, %method, path = request.uri().path(), "request");
             request.extensions_mut().insert(Caller(name));
             next.run(request).await
         }
@@ -301,7 +315,9 @@ async fn authenticate(
 
 /// An error answer: a status and a message, as `{"error": "..."}`.
 struct ApiError {
+    /// The HTTP status.
     status: StatusCode,
+    /// What went wrong, for the caller.
     message: String,
 }
 
@@ -338,7 +354,8 @@ impl App {
                 warn!(error = %format!("{err:#}"), "access log write failed");
                 Err(ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    format!("{err:#}"),
+                    "the use cannot be recorded in the access log, so it is not answered; \
+                     the server log says why",
                 ))
             }
             Err(_) => Err(ApiError::new(

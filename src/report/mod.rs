@@ -45,7 +45,8 @@ pub(crate) enum ReportKind {
     /// was done, the purpose of use, break-the-glass, and whether the account or
     /// workstation was part of an incident at the time.
     PatientAccess {
-        /// The patient's identifier as the EHR records it (MRN or FHIR Patient id).
+        /// The patient's identifier as the EHR records it (MRN or FHIR Patient id), or `-`
+        /// to read it from stdin, which keeps it out of the process list and shell history.
         #[arg(long)]
         patient: String,
         #[command(flatten)]
@@ -150,12 +151,16 @@ pub fn run(args: ReportArgs) -> Result<()> {
     let (lake, _, key) =
         RunConfig::lake_and_key(args.output.lake.clone(), args.output.config.as_deref())?;
 
-    let access = Use::start("report", describe(&args.report));
+    let mut kind = args.report;
+    if let ReportKind::PatientAccess { patient, .. } = &mut kind {
+        *patient = patient_id(std::mem::take(patient))?;
+    }
+    let access = Use::start("report", describe(&kind));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the query runtime")?;
-    let built = runtime.block_on(build(&lake, key.as_ref(), &args.report));
+    let built = runtime.block_on(build(&lake, key.as_ref(), &kind));
     let report = match built {
         Ok(report) => report,
         Err(err) => {
@@ -183,6 +188,23 @@ pub fn run(args: ReportArgs) -> Result<()> {
         None => print!("{text}"),
     }
     Ok(())
+}
+
+/// A patient id as given on the command line: the text itself, or for `-` the first line
+/// of stdin.
+pub(crate) fn patient_id(given: String) -> Result<String> {
+    if given != "-" {
+        return Ok(given);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the patient id from stdin")?;
+    let id = line.trim();
+    if id.is_empty() {
+        anyhow::bail!("no patient id on stdin");
+    }
+    Ok(id.to_owned())
 }
 
 /// Builds the report `kind` from the lake, read with `key` when it is encrypted.

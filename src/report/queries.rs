@@ -20,13 +20,15 @@ use super::{Period, Report, Section};
 /// The hop column of evidence that is not a step between hosts: the EHR access after it.
 const FOLLOW_UP: &str = "EHR access";
 
-/// Rows of `sql` with `params` bound to `$1`, `$2`, ..., as JSON objects.
+/// Rows of `sql` with `params` bound to `$1`, `$2`, ..., as JSON objects. Only queries
+/// run: see [`crate::query::read_only`].
 pub(crate) async fn rows(
     ctx: &SessionContext,
     sql: &str,
     params: Vec<ScalarValue>,
 ) -> Result<Vec<Row>> {
-    let frame = ctx.sql(sql).await.context("the query does not plan")?;
+    let frame = ctx.sql_with_options(sql, crate::query::read_only());
+    let frame = frame.await.context("the query does not plan")?;
     let frame = frame
         .with_param_values(params)
         .context("the query takes other parameter values")?;

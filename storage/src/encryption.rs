@@ -95,7 +95,7 @@ impl LakeKey {
     }
 
     /// Properties that encrypt the footer and every column with this key.
-    pub(crate) fn encryption(&self) -> Arc<FileEncryptionProperties> {
+    pub fn encryption(&self) -> Arc<FileEncryptionProperties> {
         FileEncryptionProperties::builder(self.bytes.clone())
             .build()
             .expect("a key of 16, 24 or 32 bytes always makes encryption properties")
@@ -158,6 +158,19 @@ pub fn key_for_reading<'a>(
             given: key.fingerprint(),
         }),
     }
+}
+
+/// Whether the Parquet file at `path` has an encrypted footer (it ends in `PARE`, where
+/// a plain file ends in `PAR1`). False when it cannot be read.
+pub(crate) fn is_encrypted_file(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+
+    let mut magic = [0u8; 4];
+    let read = fs::File::open(path).and_then(|mut file| {
+        file.seek(SeekFrom::End(-4))?;
+        file.read_exact(&mut magic)
+    });
+    read.is_ok() && &magic == b"PARE"
 }
 
 /// Makes the lake at `root` encrypted with `key`, which only a lake with no files yet can
@@ -269,7 +282,29 @@ mod tests {
         let event = crate::testing::event(SourceKind::Ehr, "2024-05-01T09:00:00Z", "r2");
         batch.events.push((event, None));
         lake.commit(batch).expect("the commit");
-        let err = Lake::open_with_key(plain.path(), "plain", Some(key)).expect_err("plain");
-        assert!(matches!(err, StorageError::LakeNotEncrypted));
+        let err = Lake::open_with_key(plain.path(), "plain", Some(key.clone()));
+        assert!(matches!(err, Err(StorageError::LakeNotEncrypted)));
+
+        // A plain writer opened before the lake was encrypted does not add plain files.
+        let fresh = tempfile::tempdir().expect("a temporary folder");
+        let mut plain_writer = Lake::open(fresh.path(), "early").expect("a plain writer");
+        let encrypting = Lake::open_with_key(fresh.path(), "late", Some(key)).expect("marks");
+        let mut batch = Batch::new();
+        let event = crate::testing::event(SourceKind::Ehr, "2024-05-01T09:00:00Z", "r3");
+        batch.events.push((event, None));
+        let err = plain_writer
+            .commit(batch)
+            .expect_err("the lake is encrypted now");
+        assert!(matches!(err, StorageError::KeyRequired), "{err}");
+        drop(encrypting);
+
+        // Removing the marker does not turn an encrypted lake plain.
+        fs::remove_file(dir.path().join(layout::MANIFEST_DIR).join(ENCRYPTION_FILE))
+            .expect("remove the marker");
+        let err = Lake::open(dir.path(), "enc-test").expect_err("encrypted files");
+        assert!(
+            matches!(err, StorageError::EncryptionMarkerMissing),
+            "{err}"
+        );
     }
 }

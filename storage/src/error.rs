@@ -122,15 +122,18 @@ pub enum StorageError {
         /// The decoder's error.
         source: ParquetError,
     },
-    /// A legal hold was placed after a retention run planned its deletions and before it
-    /// could record them; nothing was deleted.
+    /// The lake changed, in a way that matters to the plan, after a retention run
+    /// planned its deletions and before it could record them (a write conflict); nothing
+    /// was deleted, and planning again takes the change into account.
     #[error(
-        "legal hold {seq} was placed while the retention run was planning, so nothing was \
-         deleted; run it again to honour the hold"
+        "the lake changed while the retention run was planning ({why}, entry {seq}), so \
+         nothing was deleted; run it again"
     )]
-    HoldPlacedMeanwhile {
-        /// The new hold's id.
+    PlanOutdated {
+        /// The entry that changed it.
         seq: u64,
+        /// What changed.
+        why: &'static str,
     },
     /// The lake is encrypted and no key was given.
     #[error(
@@ -149,6 +152,14 @@ pub enum StorageError {
         /// The given key's fingerprint.
         given: String,
     },
+    /// The lake's part files are encrypted but its encryption marker is gone, or went away
+    /// while a writer with a key had it open.
+    #[error(
+        "the lake's files are encrypted but {} is missing; restore it from a backup \
+         (ward will not write plain files into an encrypted lake)",
+        "_manifest/encryption.json"
+    )]
+    EncryptionMarkerMissing,
     /// A key was given for a lake that already holds plain files.
     #[error(
         "the lake already holds unencrypted files, so it cannot be encrypted now; \
@@ -180,9 +191,8 @@ impl StorageError {
             | StorageError::KeyRequired
             | StorageError::WrongKey { .. }
             | StorageError::LakeNotEncrypted => Fault::User,
-            StorageError::HoldPlacedMeanwhile { .. } | StorageError::ParquetRead { .. } => {
-                Fault::External
-            }
+            StorageError::EncryptionMarkerMissing => Fault::External,
+            StorageError::PlanOutdated { .. } | StorageError::ParquetRead { .. } => Fault::External,
             StorageError::Io { .. }
             | StorageError::Lock { .. }
             | StorageError::ManifestCorrupt { .. }
@@ -201,7 +211,7 @@ impl StorageError {
         match self {
             StorageError::Io { .. }
             | StorageError::Lock { .. }
-            | StorageError::HoldPlacedMeanwhile { .. } => true,
+            | StorageError::PlanOutdated { .. } => true,
             StorageError::Parquet { source, .. } => wraps_io(source),
             _ => false,
         }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::durable::{ensure_dir, sync_dir};
 use crate::encryption::{self, LakeKey};
@@ -107,13 +107,20 @@ impl Lake {
         let mut tail = Tail::empty();
         {
             let _locked = lock.lock()?;
+            let entries = read_manifest(root)?;
+            let live = FileSets::of(&entries).live;
+            let first = live.keys().min().map(|path| layout::resolve(root, path));
+            if encryption::lake_fingerprint(root)?.is_none()
+                && first.is_some_and(|path| encryption::is_encrypted_file(&path))
+            {
+                return Err(StorageError::EncryptionMarkerMissing);
+            }
             match (encryption::lake_fingerprint(root)?, &key) {
                 (Some(_), _) => {
                     encryption::key_for_reading(root, key.as_ref())?;
                 }
                 (None, Some(key)) => {
-                    let entries = read_manifest(root)?;
-                    if entries.iter().any(|entry| !entry.files.is_empty()) {
+                    if !live.is_empty() {
                         return Err(StorageError::LakeNotEncrypted);
                     }
                     encryption::mark_encrypted(root, key)?;
@@ -193,6 +200,8 @@ impl Lake {
         now: DateTime<Utc>,
     ) -> Result<CommitSummary, StorageError> {
         self.catch_up_locked()?;
+        // Another writer may have encrypted the lake since this one opened it.
+        self.check_encryption()?;
 
         // Other writers may have committed some of these offsets since step 1.
         for key in plan.retain_after(&self.tail.committed) {
@@ -258,6 +267,16 @@ impl Lake {
             recovery::remove_orphans(&self.root, &files)?;
         }
         Ok(())
+    }
+
+    /// Checks that the files this writer writes are what the lake holds: encrypted with
+    /// its key when it is encrypted, plain when it is not. Call with the lock held.
+    fn check_encryption(&self) -> Result<(), StorageError> {
+        match (encryption::lake_fingerprint(&self.root)?, &self.key) {
+            (Some(_), _) => encryption::key_for_reading(&self.root, self.key.as_ref()).map(|_| ()),
+            (None, Some(_)) => Err(StorageError::EncryptionMarkerMissing),
+            (None, None) => Ok(()),
+        }
     }
 
     /// An entry of `kind` that follows the last one, by this writer at `now`, with no
@@ -331,8 +350,9 @@ impl Lake {
     /// running retention, `reason` the rules applied), then removes them and the
     /// partition folders left empty. Files another run deleted meanwhile are skipped.
     ///
-    /// Refuses, deleting nothing, when a hold was placed after `planned_at`, since the
-    /// plan did not honour it. Returns the entry's `seq`, or `None` when nothing was left
+    /// Refuses, deleting nothing, when an entry after `planned_at` placed a hold, committed
+    /// incidents or added files to a partition the plan deletes, since the plan did not
+    /// see them. Returns the entry's `seq`, or `None` when nothing was left
     /// to delete. Once the entry is appended the files are gone as far as the lake is
     /// concerned: a file that cannot be removed now (or a crash before) is removed by the
     /// next writer to open the lake.
@@ -346,17 +366,12 @@ impl Lake {
         let _locked = self.lock.lock()?;
         self.catch_up_locked()?;
         let entries = read_manifest(&self.root)?;
-        let placed_since = entries
-            .iter()
-            .find(|entry| entry.seq > planned_at && entry.kind == EntryKind::Hold);
-        if let Some(hold) = placed_since {
-            return Err(StorageError::HoldPlacedMeanwhile { seq: hold.seq });
-        }
+        check_plan_current(&entries, planned_at, files)?;
+        // The entry records each file as its commit did, whatever the caller passed.
         let live = FileSets::of(&entries).live;
         let files: Vec<FileRecord> = files
             .iter()
-            .filter(|file| live.contains(&file.path))
-            .cloned()
+            .filter_map(|file| live.get(&file.path).cloned())
             .collect();
         if files.is_empty() {
             return Ok(None);
@@ -368,7 +383,10 @@ impl Lake {
         entry.reason = Some(reason.to_owned());
         let paths: Vec<String> = entry.files.iter().map(|file| file.path.clone()).collect();
         let seq = self.append_locked(entry)?;
-        recovery::remove_deleted(&self.root, paths.iter().map(String::as_str))?;
+        if let Err(err) = recovery::remove_deleted(&self.root, paths.iter().map(String::as_str)) {
+            // Deleted as far as the lake is concerned; the next open removes the rest.
+            warn!(seq, error = %err, "deletion recorded, but not every file could be removed");
+        }
         info!(seq, files = paths.len(), "files deleted by retention");
         Ok(Some(seq))
     }
@@ -434,6 +452,43 @@ impl Drop for Lake {
 /// [`Lake`]. Partitions never committed are absent.
 pub fn committed_offsets(root: &Path) -> Result<BTreeMap<(String, i32), i64>, StorageError> {
     Ok(Tail::load(&layout::manifest_path(root))?.committed)
+}
+
+/// Fails when an entry after `planned_at` could change what a plan of deleting `files`
+/// decided: a hold placed, or files committed to the incidents table (which can widen an
+/// incident hold) or to a partition the plan deletes (which the plan did not read).
+fn check_plan_current(
+    entries: &[ManifestEntry],
+    planned_at: u64,
+    files: &[FileRecord],
+) -> Result<(), StorageError> {
+    let planned: BTreeSet<&str> = files
+        .iter()
+        .filter_map(|file| file.path.rsplit_once('/').map(|(dir, _)| dir))
+        .collect();
+    for entry in entries.iter().filter(|entry| entry.seq > planned_at) {
+        let why = match entry.kind {
+            EntryKind::Hold => Some("a legal hold was placed"),
+            EntryKind::Commit => entry.files.iter().find_map(|file| {
+                let dir = file.path.rsplit_once('/').map_or("", |(dir, _)| dir);
+                if file.table == layout::INCIDENTS {
+                    Some("incidents were committed")
+                } else if planned.contains(dir) {
+                    Some("files were committed to a partition it deletes")
+                } else {
+                    None
+                }
+            }),
+            EntryKind::Delete | EntryKind::Release => None,
+        };
+        if let Some(why) = why {
+            return Err(StorageError::PlanOutdated {
+                seq: entry.seq,
+                why,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Creates the lake's directories and an empty manifest if they are missing.

@@ -184,6 +184,15 @@ pub(crate) fn partition_dir(table: Table, source: Option<SourceKind>, date: Naiv
     }
 }
 
+/// The `date` of a lake-relative partition folder or file path
+/// (`events/source=edr/date=2020-09-20/part-...`), if it has one.
+pub(crate) fn partition_date(path: &str) -> Option<NaiveDate> {
+    let part = path
+        .split('/')
+        .find_map(|part| part.strip_prefix("date="))?;
+    NaiveDate::parse_from_str(part, "%Y-%m-%d").ok()
+}
+
 /// The file name of the `n`th file of commit `seq` by `writer`.
 pub(crate) fn part_file_name(seq: u64, n: usize, writer: &str) -> String {
     format!("part-{seq:08}-{n}-{writer}.parquet")

@@ -21,9 +21,10 @@
 //!   inserting or reordering entries breaks the next entry's `prev`.
 //! - An entry is appended while holding the lock, after its files were synced, renamed
 //!   into place and their directories synced, by one write of the whole line including
-//!   its newline, then synced. A complete line is committed; a torn last line (no newline,
-//!   or not an entry) is a crash in mid-append, is not committed, and is truncated by the
-//!   next writer that takes the lock. Any other unreadable line is corruption.
+//!   its newline, then synced. A complete line is committed; a torn last line (no newline)
+//!   is a crash in mid-append, is not committed, and is truncated by the next writer that
+//!   takes the lock. A line with its newline that is not an entry is corruption wherever it
+//!   is, never truncated: it may be an entry this ward cannot read.
 //! - `files` paths are relative to the lake root, with `/` separators, in commit order;
 //!   `offsets` lists each topic and partition once, sorted by topic then partition.
 //! - Per topic and partition, `last` only grows from entry to entry. After any commit the
@@ -49,7 +50,7 @@
 //! - A file is in the lake from the entry that commits it until an entry deletes it; a
 //!   path is never committed twice.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
@@ -305,12 +306,14 @@ pub fn verify_chain(entries: &[ManifestEntry]) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// The paths of the files in the lake after `entries`, and of those deleted from it.
+/// The files in the lake after `entries`, and the paths deleted from it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileSets {
-    /// Committed and not deleted since.
-    pub live: HashSet<String>,
-    /// Committed, then deleted.
+    /// Committed and not deleted since, by path, as their commit recorded them.
+    pub live: HashMap<String, FileRecord>,
+    /// Committed, then deleted by an entry that recorded them exactly as committed. A
+    /// deletion that names a file otherwise (never committed, another size or hash) is
+    /// not one: the file stays live, and `verify` names the entry.
     pub deleted: HashSet<String>,
 }
 
@@ -327,12 +330,13 @@ impl FileSets {
         for file in &entry.files {
             match entry.kind {
                 EntryKind::Commit => {
-                    self.live.insert(file.path.clone());
+                    self.live.insert(file.path.clone(), file.clone());
                 }
-                EntryKind::Delete => {
+                EntryKind::Delete if self.live.get(&file.path) == Some(file) => {
                     self.live.remove(&file.path);
                     self.deleted.insert(file.path.clone());
                 }
+                EntryKind::Delete => {}
                 EntryKind::Hold | EntryKind::Release => {}
             }
         }
@@ -372,24 +376,16 @@ pub(crate) fn scan(
             return Ok(ScanEnd { end, torn: 0 });
         }
 
-        // A line is committed only when it is whole; what follows a line that does not
-        // parse decides whether it is a torn tail or corruption.
-        let parsed = match bytes.last() {
-            Some(b'\n') => parse(path, line, &bytes)?,
-            _ => None,
-        };
-        match parsed {
+        // Only a line without its newline is torn, and only the last line can lack one.
+        if bytes.last() != Some(&b'\n') {
+            return Ok(ScanEnd {
+                end,
+                torn: read as u64,
+            });
+        }
+        match parse(path, line, &bytes)? {
             Some(entry) => on_entry(entry)?,
             None => {
-                let rest = reader
-                    .fill_buf()
-                    .map_err(|err| StorageError::io("read", path, err))?;
-                if rest.is_empty() {
-                    return Ok(ScanEnd {
-                        end,
-                        torn: read as u64,
-                    });
-                }
                 return Err(StorageError::ManifestCorrupt {
                     path: path.to_owned(),
                     line,
@@ -558,9 +554,19 @@ mod tests {
         delete.files = first.files.clone();
         let third = entry(3, &delete.hash);
 
-        let sets = FileSets::of([&first, &delete, &third]);
+        let mut forged = entry(4, &third.hash);
+        forged.kind = EntryKind::Delete;
+        forged.files = third.files.clone();
+        forged.files[0].sha256 = "cd".repeat(32);
+
+        let sets = FileSets::of([&first, &delete, &third, &forged]);
         let path = |entry: &ManifestEntry| entry.files[0].path.clone();
-        assert_eq!(sets.live, HashSet::from([path(&third)]));
+        let live: Vec<&String> = sets.live.keys().collect();
+        assert_eq!(
+            live,
+            [&path(&third)],
+            "a deletion that misnames a file is none"
+        );
         assert_eq!(sets.deleted, HashSet::from([path(&first)]));
     }
 

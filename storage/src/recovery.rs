@@ -151,7 +151,7 @@ fn sweep(
             }
             fs::remove_dir(&path).map_err(|err| StorageError::io("remove", &path, err))?;
             changed = true;
-        } else if files.live.contains(&child) {
+        } else if files.live.contains_key(&child) {
             remaining += 1;
         } else if files.deleted.contains(&child) {
             fs::remove_file(&path).map_err(|err| StorageError::io("remove", &path, err))?;

@@ -371,7 +371,7 @@ fn live_partitions(root: &Path, entries: &[ManifestEntry]) -> Result<Vec<Partiti
         .iter()
         .filter(|entry| entry.kind == EntryKind::Commit);
     for file in commits.flat_map(|entry| &entry.files) {
-        if !live.contains(&file.path) {
+        if !live.contains_key(&file.path) {
             continue;
         }
         let corrupt = |detail: String| StorageError::ManifestCorrupt {
@@ -385,10 +385,8 @@ fn live_partitions(root: &Path, entries: &[ManifestEntry]) -> Result<Vec<Partiti
             .ok_or_else(|| corrupt(format!("{} is not in a partition folder", file.path)))?;
         let table = Table::from_name(&file.table)
             .ok_or_else(|| corrupt(format!("{} names no table", file.path)))?;
-        let date = dir
-            .rsplit_once("/date=")
-            .and_then(|(_, date)| NaiveDate::parse_from_str(date, "%Y-%m-%d").ok())
-            .ok_or_else(|| corrupt(format!("{dir} has no date")))?;
+        let date =
+            layout::partition_date(dir).ok_or_else(|| corrupt(format!("{dir} has no date")))?;
         let partition = partitions
             .entry(dir.to_owned())
             .or_insert_with(|| Partition {
@@ -520,19 +518,37 @@ fn incident_spans(
     let mut ids = Vec::new();
     let mut firsts = Vec::new();
     let mut lasts = Vec::new();
-    read_column(path, key, Table::Incidents, "incident_id", |array| {
-        let values = array.as_string_opt::<i32>().into_iter().flatten();
-        ids.extend(values.map(|id| id.unwrap_or_default().to_owned()));
-    })?;
+    // A file whose columns are not what ward writes fails the plan rather than let an
+    // incident hold keep nothing.
+    let mut readable = true;
+    read_column(
+        path,
+        key,
+        Table::Incidents,
+        "incident_id",
+        |array| match array.as_string_opt::<i32>() {
+            Some(values) => ids.extend(values.iter().map(|id| id.unwrap_or_default().to_owned())),
+            None => readable = false,
+        },
+    )?;
     for (column, days) in [("first_seen", &mut firsts), ("last_seen", &mut lasts)] {
         read_column(path, key, Table::Incidents, column, |array| {
-            let times = array.as_any().downcast_ref::<TimestampMicrosecondArray>();
-            let micros = times.into_iter().flat_map(|times| times.iter());
-            days.extend(micros.map(|micros| {
+            let Some(times) = array.as_any().downcast_ref::<TimestampMicrosecondArray>() else {
+                readable = false;
+                return;
+            };
+            days.extend(times.iter().map(|micros| {
                 let time = micros.and_then(DateTime::from_timestamp_micros);
                 time.map_or(NaiveDate::MIN, |time| time.date_naive())
             }));
         })?;
+    }
+    if !readable || ids.len() != firsts.len() || ids.len() != lasts.len() {
+        let detail = "its columns are not those of the incidents table".to_owned();
+        return Err(StorageError::ParquetRead {
+            path: path.to_owned(),
+            source: parquet::errors::ParquetError::General(detail),
+        });
     }
     let spans = ids.into_iter().zip(firsts).zip(lasts);
     Ok(spans.map(|((id, first), last)| (id, first, last)).collect())

@@ -30,7 +30,7 @@ use walkdir::WalkDir;
 use crate::StorageError;
 use crate::error::ChainProblem;
 use crate::layout::{self, Table};
-use crate::manifest::{EntryKind, FileRecord, GENESIS_HASH, ManifestEntry};
+use crate::manifest::{EntryKind, FileRecord, GENESIS_HASH, HoldScope, ManifestEntry};
 
 /// What [`verify`] found.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -106,12 +106,22 @@ pub enum Problem {
         path: String,
     },
     /// A `delete` entry removes a file that was not in the lake as the entry says: never
-    /// committed, already deleted, or recorded with another size or hash.
+    /// committed, already deleted, or recorded with another size or hash. The entry
+    /// deletes nothing.
     BadDeletion {
         /// The `delete` entry's `seq`.
         seq: u64,
         /// Path relative to the lake root.
         path: String,
+    },
+    /// A `delete` entry removed a file of a day a period hold in force kept.
+    DeletedUnderHold {
+        /// The `delete` entry's `seq`.
+        seq: u64,
+        /// Path relative to the lake root.
+        path: String,
+        /// The hold's id.
+        hold: u64,
     },
 }
 
@@ -180,6 +190,10 @@ impl fmt::Display for Problem {
             Problem::BadDeletion { seq, path } => write!(
                 f,
                 "manifest entry {seq} deletes {path}, which was not in the lake as committed"
+            ),
+            Problem::DeletedUnderHold { seq, path, hold } => write!(
+                f,
+                "manifest entry {seq} deleted {path}, a day legal hold {hold} kept"
             ),
         }
     }
@@ -266,15 +280,27 @@ pub fn verify(root: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport
 }
 
 /// The files in the lake after `entries`, in commit order, and the paths deleted, noting
-/// deletions of files that were not there as committed.
+/// deletions of files that were not there as committed (which delete nothing, as
+/// [`FileSets`](crate::FileSets) has it), and of days a period hold kept.
 fn follow_files(
     entries: &[ManifestEntry],
     report: &mut VerifyReport,
 ) -> (Vec<FileRecord>, BTreeSet<String>) {
     let mut live: BTreeMap<&str, (u64, &FileRecord)> = BTreeMap::new();
     let mut deleted = BTreeSet::new();
+    // Period holds in force, by id: the only holds checkable without the deleted data.
+    let mut periods = BTreeMap::new();
     let mut order = 0;
     for entry in entries {
+        match (entry.kind, &entry.hold, entry.releases) {
+            (EntryKind::Hold, Some(HoldScope::Period { from, to }), _) => {
+                periods.insert(entry.seq, *from..=*to);
+            }
+            (EntryKind::Release, _, Some(hold)) => {
+                periods.remove(&hold);
+            }
+            _ => {}
+        }
         for file in &entry.files {
             match entry.kind {
                 EntryKind::Commit => {
@@ -282,14 +308,29 @@ fn follow_files(
                     live.insert(&file.path, (order, file));
                 }
                 EntryKind::Delete => {
-                    match live.remove(file.path.as_str()) {
-                        Some((_, committed)) if committed == file => {}
-                        _ => report.problems.push(Problem::BadDeletion {
+                    if live
+                        .get(file.path.as_str())
+                        .is_none_or(|(_, live)| *live != file)
+                    {
+                        report.problems.push(Problem::BadDeletion {
                             seq: entry.seq,
                             path: file.path.clone(),
-                        }),
+                        });
+                        continue;
                     }
+                    live.remove(file.path.as_str());
                     deleted.insert(file.path.clone());
+                    let date = layout::partition_date(&file.path);
+                    let held = periods
+                        .iter()
+                        .find(|(_, days)| date.is_some_and(|date| days.contains(&date)));
+                    if let Some((hold, _)) = held {
+                        report.problems.push(Problem::DeletedUnderHold {
+                            seq: entry.seq,
+                            path: file.path.clone(),
+                            hold: *hold,
+                        });
+                    }
                 }
                 EntryKind::Hold | EntryKind::Release => {}
             }
@@ -328,17 +369,8 @@ fn read_entries(
         let whole = bytes.last() == Some(&b'\n');
         match serde_json::from_slice::<ManifestEntry>(&bytes) {
             Ok(entry) if whole => entries.push(entry),
-            _ => {
-                let last = reader
-                    .fill_buf()
-                    .map_err(|err| StorageError::io("read", &path, err))?
-                    .is_empty();
-                report.problems.push(if last {
-                    Problem::TornLastLine { line }
-                } else {
-                    Problem::UnreadableLine { line }
-                });
-            }
+            _ if whole => report.problems.push(Problem::UnreadableLine { line }),
+            _ => report.problems.push(Problem::TornLastLine { line }),
         }
     }
     report.entries = entries.len() as u64;

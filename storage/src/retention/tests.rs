@@ -140,7 +140,7 @@ fn holds_on_a_patient_a_user_and_a_period_keep_the_partitions_they_cover() {
             patient_digest: patient_digest("P1", None),
         },
         "privacy",
-        "OCR complaint about P1",
+        "OCR case 04-1001",
     );
     let patient = patient.expect("a hold");
     let period = HoldScope::Period {
@@ -261,7 +261,7 @@ fn a_hold_placed_after_planning_stops_the_deletion() {
     let err = lake
         .delete(&plan.files(), plan.planned_at, "ops", "retention")
         .expect_err("the plan predates the hold");
-    assert!(matches!(err, StorageError::HoldPlacedMeanwhile { seq } if seq == hold));
+    assert!(matches!(err, StorageError::PlanOutdated { seq, .. } if seq == hold));
     assert_eq!(part_files(dir.path()).len(), 5);
 }
 
@@ -302,23 +302,18 @@ fn files_left_by_a_run_cut_off_after_its_entry_are_expected_and_removed_on_open(
     );
 }
 
-#[test]
-fn a_forged_deletion_of_a_file_never_committed_is_named() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let lake = lake_of_four_days(dir.path());
-    let plan = plan(dir.path(), &Policy::default(), date("2025-03-03"), None).expect("a plan");
-    let mut files = plan.files();
-    files.truncate(1);
-    files[0].sha256 = "00".repeat(32);
-    // `delete` only deletes live paths, so the forgery goes through a hand-made entry.
-    let entries = read_manifest(dir.path()).expect("manifest");
+/// Appends a `delete` entry of `files` by hand, as someone bypassing ward would, and
+/// returns its `seq`. `delete` only writes what retention decides, so a forgery cannot go
+/// through it.
+fn forge_deletion(root: &Path, files: &[FileRecord]) -> u64 {
+    let entries = read_manifest(root).expect("manifest");
     let last = entries.last().expect("an entry");
     let forged = ManifestEntry {
         seq: last.seq + 1,
         kind: EntryKind::Delete,
         committed_at: "2026-12-04T12:00:00.000000Z".into(),
         writer: "forger".into(),
-        files: files.clone(),
+        files: files.to_vec(),
         offsets: Vec::new(),
         by: Some("nobody".into()),
         reason: Some("cover-up".into()),
@@ -328,19 +323,53 @@ fn a_forged_deletion_of_a_file_never_committed_is_named() {
         hash: String::new(),
     }
     .sealed();
-    drop(lake);
-    let manifest = layout::manifest_path(dir.path());
+    let manifest = layout::manifest_path(root);
     let mut text = std::fs::read_to_string(&manifest).expect("manifest");
     text.push_str(&forged.to_line());
     std::fs::write(&manifest, text).expect("write");
+    forged.seq
+}
+
+#[test]
+fn a_forged_deletion_of_a_file_never_committed_is_named_and_deletes_nothing() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    drop(lake_of_four_days(dir.path()));
+    let plan = plan(dir.path(), &Policy::default(), date("2025-03-03"), None).expect("a plan");
+    let mut files = plan.files();
+    files.truncate(1);
+    files[0].sha256 = "00".repeat(32);
+    let seq = forge_deletion(dir.path(), &files);
 
     let report = verify(dir.path(), |_| {}).expect("the lake verifies");
+    let path = files[0].path.clone();
+    assert_eq!(report.problems, [Problem::BadDeletion { seq, path }]);
+    // The next writer keeps the file: a deletion that misnames it is none.
+    drop(open(dir.path()));
+    assert_eq!(part_files(dir.path()).len(), 5);
+}
+
+#[test]
+fn a_deletion_of_a_day_under_a_period_hold_is_named() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let mut lake = lake_of_four_days(dir.path());
+    let period = HoldScope::Period {
+        from: date("2019-03-02"),
+        to: date("2019-03-02"),
+    };
+    let hold = lake
+        .place_hold(period, "legal", "litigation")
+        .expect("a hold");
+    drop(lake);
+    let plan = plan(dir.path(), &Policy::default(), date("2025-03-03"), None).expect("a plan");
+    let held = plan.held[0].partition.files.clone();
+    let seq = forge_deletion(dir.path(), &held);
+    std::fs::remove_file(layout::resolve(dir.path(), &held[0].path)).expect("remove");
+
+    let report = verify(dir.path(), |_| {}).expect("the lake verifies");
+    let path = held[0].path.clone();
     assert_eq!(
         report.problems,
-        [Problem::BadDeletion {
-            seq: forged.seq,
-            path: files[0].path.clone(),
-        }]
+        [Problem::DeletedUnderHold { seq, path, hold }]
     );
 }
 
@@ -373,4 +402,24 @@ fn a_patient_hold_in_an_encrypted_lake_is_keyed_and_read_with_the_key() {
     assert_eq!(plan.held[0].holds, [hold]);
     let err = super::plan(dir.path(), &Policy::default(), as_of, None);
     assert!(matches!(err, Err(StorageError::KeyRequired)));
+}
+
+#[test]
+fn a_late_file_in_a_planned_partition_stops_the_deletion() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let mut lake = lake_of_four_days(dir.path());
+    let plan = plan(dir.path(), &Policy::default(), date("2025-03-03"), None).expect("a plan");
+
+    let mut late = Batch::new();
+    late.events
+        .push((access("2019-03-02", "jdoe", "P7", 7), None));
+    lake.commit(late).expect("a late event for a planned day");
+    let err = lake
+        .delete(&plan.files(), plan.planned_at, "ops", "retention")
+        .expect_err("the plan did not see the late file");
+    assert!(
+        matches!(err, StorageError::PlanOutdated { seq: 5, why } if why.contains("partition")),
+        "{err}"
+    );
+    assert_eq!(part_files(dir.path()).len(), 6);
 }
