@@ -104,6 +104,11 @@ pub async fn session(lake: &Path, key: Option<&LakeKey>) -> Result<SessionContex
     let key = ward_storage::key_for_reading(lake, key)
         .with_context(|| format!("cannot read the lake {}", lake.display()))?;
     let mut options = TableParquetOptions::default();
+    // Filters are evaluated while decoding: the filter's columns first, the rest only for
+    // rows that pass, which is what makes one patient's or one account's rows cheap to
+    // find in days of events.
+    options.global.pushdown_filters = true;
+    options.global.reorder_filters = true;
     if let Some(key) = key {
         options.crypto.file_decryption = Some(ConfigFileDecryptionProperties {
             footer_key_as_hex: key.to_hex(),
