@@ -253,16 +253,26 @@ fn apply(
             key.clone(),
         )?)
     };
-    let plan = retention::plan(lake, policy, as_of, key.as_ref())
-        .with_context(|| format!("cannot plan retention for {}", lake.display()))?;
-    let entry = match writer.as_mut() {
-        Some(writer) if !plan.expired.is_empty() => {
-            let files = plan.files();
-            writer
-                .delete(&files, plan.planned_at, by, &plan.describe())
-                .context("the deletion failed")?
+    // A plan the lake outdated while it was made (a hold placed meanwhile, say) is made
+    // again, a few times, before giving up.
+    let mut attempts = 0;
+    let (plan, entry) = loop {
+        attempts += 1;
+        let plan = retention::plan(lake, policy, as_of, key.as_ref())
+            .with_context(|| format!("cannot plan retention for {}", lake.display()))?;
+        let deleted = match writer.as_mut() {
+            Some(writer) if !plan.expired.is_empty() => {
+                writer.delete(&plan.files(), plan.planned_at, by, &plan.describe())
+            }
+            _ => Ok(None),
+        };
+        match deleted {
+            Ok(entry) => break (plan, entry),
+            Err(err @ ward_storage::StorageError::PlanOutdated { .. }) if attempts < 3 => {
+                eprintln!("ward retention: {err}; planning again");
+            }
+            Err(err) => return Err(err).context("the deletion failed"),
         }
-        _ => None,
     };
     match format {
         Format::Text => print_text(&plan, dry_run, entry),

@@ -144,22 +144,28 @@ pub fn token(args: TokenArgs) -> Result<()> {
         sha256: token_hash(&token),
     });
 
-    // Written beside the file, readable by its owner only, then renamed over it, so a
-    // crash leaves the old file or the new one.
+    // Written beside the file (through a symlink, beside its target), readable by its
+    // owner only or with the old file's permissions, then renamed over it, so a crash
+    // leaves the old file or the new one.
     let text = toml::to_string(&file).context("cannot encode the tokens file")?;
-    let mut staged = args.tokens.clone().into_os_string();
+    let target = std::fs::canonicalize(&args.tokens).unwrap_or_else(|_| args.tokens.clone());
+    let mut staged = target.clone().into_os_string();
     staged.push(".new");
     let staged = PathBuf::from(staged);
+    let _ = std::fs::remove_file(&staged);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let written = options.open(&staged).and_then(|mut out| {
         out.write_all(text.as_bytes())?;
+        if let Ok(old) = std::fs::metadata(&target) {
+            out.set_permissions(old.permissions())?;
+        }
         out.sync_all()
     });
     written
-        .and_then(|()| std::fs::rename(&staged, &args.tokens))
+        .and_then(|()| std::fs::rename(&staged, &target))
         .with_context(|| format!("cannot write {}", args.tokens.display()))?;
     println!("{token}");
     eprintln!(

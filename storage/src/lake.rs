@@ -109,9 +109,15 @@ impl Lake {
             let _locked = lock.lock()?;
             let entries = read_manifest(root)?;
             let live = FileSets::of(&entries).live;
-            let first = live.keys().min().map(|path| layout::resolve(root, path));
+            // One live file on disk tells whether the lake's files are encrypted.
+            let mut paths: Vec<&String> = live.keys().collect();
+            paths.sort();
+            let sample = paths
+                .into_iter()
+                .map(|path| layout::resolve(root, path))
+                .find(|path| path.is_file());
             if encryption::lake_fingerprint(root)?.is_none()
-                && first.is_some_and(|path| encryption::is_encrypted_file(&path))
+                && sample.is_some_and(|path| encryption::is_encrypted_file(&path))
             {
                 return Err(StorageError::EncryptionMarkerMissing);
             }
@@ -455,13 +461,25 @@ pub fn committed_offsets(root: &Path) -> Result<BTreeMap<(String, i32), i64>, St
 }
 
 /// Fails when an entry after `planned_at` could change what a plan of deleting `files`
-/// decided: a hold placed, or files committed to the incidents table (which can widen an
-/// incident hold) or to a partition the plan deletes (which the plan did not read).
+/// decided: a hold placed; while an incident hold is in force, incidents committed (they
+/// can widen its days); while a patient or account hold is in force, files committed to
+/// a partition the plan deletes (the plan did not read them). Commits that cannot change
+/// the plan, such as a live `ward run`'s, do not stop it.
 fn check_plan_current(
     entries: &[ManifestEntry],
     planned_at: u64,
     files: &[FileRecord],
 ) -> Result<(), StorageError> {
+    let holds = retention::active_holds(entries);
+    let incident_held = holds
+        .iter()
+        .any(|hold| matches!(hold.scope, HoldScope::Incident { .. }));
+    let content_held = holds.iter().any(|hold| {
+        matches!(
+            hold.scope,
+            HoldScope::Patient { .. } | HoldScope::User { .. }
+        )
+    });
     let planned: BTreeSet<&str> = files
         .iter()
         .filter_map(|file| file.path.rsplit_once('/').map(|(dir, _)| dir))
@@ -471,9 +489,9 @@ fn check_plan_current(
             EntryKind::Hold => Some("a legal hold was placed"),
             EntryKind::Commit => entry.files.iter().find_map(|file| {
                 let dir = file.path.rsplit_once('/').map_or("", |(dir, _)| dir);
-                if file.table == layout::INCIDENTS {
+                if incident_held && file.table == layout::INCIDENTS {
                     Some("incidents were committed")
-                } else if planned.contains(dir) {
+                } else if content_held && planned.contains(dir) {
                     Some("files were committed to a partition it deletes")
                 } else {
                     None
