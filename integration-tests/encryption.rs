@@ -6,61 +6,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use common::{LAB_INVENTORY, data_dir, files_under, json_lines, rules_dir, text};
+use common::{arg, data_dir, files_under, json_lines, replay_lab, succeed_with, text, ward_with};
 use serde_json::Value;
 
 /// A fixed AES-256 key, as a key file holds it.
 const KEY: &str = "8f4e1d2c3b4a59687766554433221100ffeeddccbbaa99887766554433221100";
-
-fn arg(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 path")
-}
-
-/// `ward` with `args` and the extra environment `env`.
-fn ward_with(env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ward"));
-    command.args(args).env("WARD_LOG", "warn");
-    command
-        .env_remove("WARD_LAKE_KEY")
-        .env_remove("WARD_LAKE_KEY_FILE");
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().expect("the ward binary runs")
-}
-
-fn succeed(env: &[(&str, &str)], args: &[&str]) -> Vec<u8> {
-    let output = ward_with(env, args);
-    assert!(
-        output.status.success(),
-        "ward {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
-
-/// Replays the psexec run and the FHIR examples into `lake`, with `config` if given.
-fn replay(dir: &Path, lake: &Path, config: Option<&Path>) {
-    let inventory = dir.join("inventory.toml");
-    std::fs::write(&inventory, LAB_INVENTORY).expect("an inventory");
-    let run = data_dir().join("edr/otrf/empire_psexec_dcerpc_tcp_svcctl/host");
-    let fhir = data_dir().join("ehr/fhir");
-    let mut args = vec!["replay", "--lake", arg(lake), "--rules"];
-    let rules = rules_dir();
-    args.extend([
-        arg(&rules),
-        "--inventory",
-        arg(&inventory),
-        arg(&run),
-        arg(&fhir),
-    ]);
-    if let Some(config) = config {
-        args.extend(["--config", arg(config)]);
-    }
-    succeed(&[], &args);
-}
 
 /// `ward report user-activity` for pgustavo on `lake`, as JSON.
 fn activity_args(lake: &Path) -> Vec<&str> {
@@ -74,7 +26,7 @@ const SUMMARY: &str = "SELECT source, class, count(*) AS n, count(DISTINCT event
 
 fn query(env: &[(&str, &str)], lake: &Path, sql: &str) -> Vec<Value> {
     let args = ["query", "--lake", arg(lake), "--format", "json", sql];
-    json_lines(&succeed(env, &args))
+    json_lines(&succeed_with(env, &args))
 }
 
 fn part_files(lake: &Path) -> Vec<PathBuf> {
@@ -99,8 +51,8 @@ fn an_encrypted_lake_reads_only_with_its_key() {
     );
     std::fs::write(&config, config_text).expect("a configuration");
     let plain = dir.path().join("plain");
-    replay(dir.path(), &encrypted, Some(&config));
-    replay(dir.path(), &plain, None);
+    replay_lab(dir.path(), &encrypted, &["--config", arg(&config)]);
+    replay_lab(dir.path(), &plain, &[]);
 
     // With the key (from the configuration, or the environment) ward answers as it does
     // for the same data unencrypted.
@@ -114,14 +66,14 @@ fn an_encrypted_lake_reads_only_with_its_key() {
         "json",
         SUMMARY,
     ];
-    assert_eq!(json_lines(&succeed(&[], &args)), expected);
+    assert_eq!(json_lines(&succeed_with(&[], &args)), expected);
     assert_eq!(
         query(&[("WARD_LAKE_KEY", KEY)], &encrypted, SUMMARY),
         expected
     );
     let key_env = [("WARD_LAKE_KEY_FILE", arg(&key_file))];
     let report = |env: &[(&str, &str)], lake: &Path| -> Value {
-        let output = succeed(env, &activity_args(lake));
+        let output = succeed_with(env, &activity_args(lake));
         let mut report: Value = serde_json::from_slice(&output).expect("JSON");
         report["sections"].take()
     };

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use common::lake::{count, query};
-use common::{json_lines, text, ward};
+use common::{arg, json_lines, rules_dir, text, ward};
 use serde_json::Value;
 
 /// A small hospital, so each test generates and replays in seconds.
@@ -20,14 +20,6 @@ const SIZE: [&str; 6] = [
     "--patients",
     "1200",
 ];
-
-fn rules_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("detections/rules")
-}
-
-fn arg(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 path")
-}
 
 /// Generates `scenario` with `seed` and `extra` flags into `dir/out`; returns the truth.
 fn generate(dir: &Path, scenario: &str, seed: u64, extra: &[&str]) -> (PathBuf, Value) {

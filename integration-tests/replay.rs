@@ -8,13 +8,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use common::lake::{count, query};
-use common::{LAB_INVENTORY, data_dir, json_lines, text, ward};
+use common::{LAB_INVENTORY, data_dir, json_lines, rules_dir, text, ward};
 use serde_json::Value;
-
-/// The rule pack in the repository.
-fn rules_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("detections/rules")
-}
 
 fn otrf_runs() -> Vec<PathBuf> {
     let dir = data_dir().join("edr/otrf");

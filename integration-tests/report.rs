@@ -7,16 +7,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::lake::{count, query};
-use common::{LAB_INVENTORY, data_dir, text, ward};
+use common::{arg, replay_into, replay_lab, text, ward};
 use serde_json::Value;
-
-fn arg(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 path")
-}
-
-fn rules() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("detections/rules")
-}
 
 /// A generated attack replayed into `dir/lake`; returns the lake and the truth.
 fn generated_lake(dir: &Path) -> (PathBuf, Value) {
@@ -42,37 +34,9 @@ fn generated_lake(dir: &Path) -> (PathBuf, Value) {
     let lake = dir.join("lake");
     let inventory = out.join("inventory.toml");
     let logs = out.join("logs");
-    let output = ward(&[
-        "replay",
-        "--lake",
-        arg(&lake),
-        "--rules",
-        arg(&rules()),
-        "--inventory",
-        arg(&inventory),
-        arg(&logs),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    replay_into(&lake, Some(&inventory), &[&logs], &[]);
     let truth = std::fs::read(out.join("truth.json")).expect("truth.json");
     (lake, serde_json::from_slice(&truth).expect("JSON"))
-}
-
-/// Replays `paths` into a new `lake` with `inventory`.
-fn replay(lake: &Path, inventory: &Path, paths: &[&Path]) {
-    let rules = rules();
-    let mut args = vec!["replay", "--lake", arg(lake), "--rules", arg(&rules)];
-    args.extend(["--inventory", arg(inventory)]);
-    args.extend(paths.iter().map(|path| arg(path)));
-    let output = ward(&args);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// `ward report` with `args` as JSON.
@@ -283,11 +247,7 @@ fn reports_on_a_generated_attack_name_the_path_the_accesses_and_the_patients() {
 fn reports_on_the_real_data_follow_pgustavo_and_the_fhir_patients() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let lake = dir.path().join("lake");
-    let inventory = dir.path().join("inventory.toml");
-    std::fs::write(&inventory, LAB_INVENTORY).expect("an inventory");
-    let run = data_dir().join("edr/otrf/empire_psexec_dcerpc_tcp_svcctl/host");
-    let fhir = data_dir().join("ehr/fhir");
-    replay(&lake, &inventory, &[&run, &fhir]);
+    replay_lab(dir.path(), &lake, &[]);
 
     let activity = report(&lake, &["user-activity", "--user", "THESHIRE\\pgustavo"]);
     let events = rows(&activity, 0);

@@ -9,22 +9,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Months, NaiveDate};
 use common::lake::{count, query};
-use common::{data_dir, files_under, replay_into, text, ward};
+use common::{arg, data_dir, files_under, replay_into, succeed, text, ward};
 use serde_json::Value;
-
-fn arg(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 path")
-}
-
-fn succeed(args: &[&str]) -> Vec<u8> {
-    let output = ward(args);
-    assert!(
-        output.status.success(),
-        "ward {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
 
 /// A configuration file naming `lake` and the `[retention]` lines given.
 fn config(dir: &Path, lake: &Path, retention: &str) -> PathBuf {
@@ -87,7 +73,12 @@ fn assert_intact(lake: &Path) {
 fn retention_deletes_exactly_the_partitions_older_than_six_years() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let lake = dir.path().join("lake");
-    replay_into(&lake, None, &[&data_dir().join("edr/evtx-attack-samples")]);
+    replay_into(
+        &lake,
+        None,
+        &[&data_dir().join("edr/evtx-attack-samples")],
+        &[],
+    );
     let config = config(dir.path(), &lake, "default = \"6 years\"");
     let before = partitions_on_disk(&lake);
 
@@ -203,6 +194,7 @@ fn legal_holds_keep_what_they_cover_until_released() {
         &lake,
         Some(&inventory),
         &[&generated.join("logs"), &samples],
+        &[],
     );
     // Thirty days, applied as of 2026-06-01: everything replayed has expired.
     let config = config(dir.path(), &lake, "default = \"30 days\"");

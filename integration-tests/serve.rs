@@ -12,12 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::lake::{count, query};
-use common::{LAB_INVENTORY, data_dir, replay_into, text, ward};
+use common::{arg, replay_lab, text, ward};
 use serde_json::{Value, json};
-
-fn arg(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 path")
-}
 
 /// A running `ward serve`, stopped with SIGTERM when dropped.
 struct Server {
@@ -103,11 +99,7 @@ impl Drop for Server {
 fn the_http_api_answers_token_holders_and_turns_everyone_else_away() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let lake = dir.path().join("lake");
-    let inventory = dir.path().join("inventory.toml");
-    std::fs::write(&inventory, LAB_INVENTORY).expect("an inventory");
-    let run = data_dir().join("edr/otrf/empire_psexec_dcerpc_tcp_svcctl/host");
-    let fhir = data_dir().join("ehr/fhir");
-    replay_into(&lake, Some(&inventory), &[&run, &fhir]);
+    replay_lab(dir.path(), &lake, &[]);
 
     let tokens = dir.path().join("tokens.toml");
     let output = ward(&["token", "soc-dashboard", "--tokens", arg(&tokens)]);

@@ -6,45 +6,15 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{data_dir, ward};
-
-fn arg(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 path")
-}
+use common::{arg, data_dir, replay_into, ward};
 
 /// A lake replayed from one OTRF run and the Zeek APT29 day, committed in several files.
 fn replayed_lake(dir: &Path) -> PathBuf {
     let lake = dir.join("lake");
-    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("detections/rules");
     let run = data_dir().join("edr/otrf/empire_psexec_dcerpc_tcp_svcctl/host");
     let zeek = data_dir().join("ndr/zeek/apt29-day1");
-    let output = ward(&[
-        "replay",
-        "--lake",
-        arg(&lake),
-        "--rules",
-        arg(&rules),
-        arg(&run),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let output = ward(&[
-        "replay",
-        "--append",
-        "--lake",
-        arg(&lake),
-        "--rules",
-        arg(&rules),
-        arg(&zeek),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    replay_into(&lake, None, &[&run], &[]);
+    replay_into(&lake, None, &[&zeek], &["--append"]);
     lake
 }
 

@@ -72,27 +72,37 @@ fn main() -> ExitCode {
         Command::Run(_) | Command::Serve(_) => "info",
         _ => "warn",
     });
+    // `ward verify` says with its exit code whether the lake is intact; every other
+    // command succeeds or fails.
     let result = match cli.command {
-        Command::Normalize(args) => normalize::run(args).map(|()| None),
-        Command::Run(args) => run::run(args).map(|()| None),
-        Command::Query(args) => query::run(args).map(|()| None),
-        Command::Publish(args) => publish::run(args).map(|()| None),
-        Command::Replay(args) => replay::run(args).map(|()| None),
-        Command::Rules(args) => rules::run(args).map(|()| None),
-        Command::Generate(args) => generate::run(args).map(|()| None),
-        Command::Demo(args) => demo::run(args).map(|()| None),
-        Command::Report(args) => report::run(args).map(|()| None),
-        Command::Verify(args) => verify::run(args).map(Some),
-        Command::Retention(args) => retention::run(args).map(|()| None),
-        Command::Serve(args) => serve::serve(args).map(|()| None),
-        Command::Token(args) => serve::token(args).map(|()| None),
+        Command::Verify(args) => verify::run(args),
+        command => run_command(command).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(code) => code.unwrap_or(ExitCode::SUCCESS),
+        Ok(code) => code,
         Err(err) => {
             eprintln!("ward: error: {err:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Runs a command that reports only success or failure.
+fn run_command(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Normalize(args) => normalize::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Publish(args) => publish::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Rules(args) => rules::run(args),
+        Command::Generate(args) => generate::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Retention(args) => retention::run(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Token(args) => serve::token(args),
+        Command::Verify(args) => verify::run(args).map(|_| ()),
     }
 }
 

@@ -64,12 +64,8 @@ enum OutputFormat {
 pub fn run(args: QueryArgs) -> Result<()> {
     let (lake, _, key) =
         crate::run::config::RunConfig::lake_and_key(args.lake, args.config.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the query runtime")?;
     let access = crate::access::Use::start("query", args.sql.clone());
-    let batches = match runtime.block_on(execute(&lake, key.as_ref(), &args.sql)) {
+    let batches = match block_on(execute(&lake, key.as_ref(), &args.sql))? {
         Ok(batches) => batches,
         Err(err) => {
             access.record(&lake, key.as_ref(), None)?;
@@ -86,6 +82,16 @@ pub fn run(args: QueryArgs) -> Result<()> {
         }
     })?;
     Ok(())
+}
+
+/// Runs `future` (a query, a report) to completion on a runtime of its own, for the
+/// commands that read the lake once and exit.
+pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the query runtime")?;
+    Ok(runtime.block_on(future))
 }
 
 /// What SQL over the lake may do: query, and nothing else. No `COPY ... TO` (it would

@@ -403,16 +403,12 @@ fn plan_json(plan: &RetentionPlan, dry_run: bool, entry: Option<u64>) -> Value {
 
 /// Fails unless the lake holds incident `id`, so a mistyped id does not hold nothing.
 fn check_incident(lake: &std::path::Path, key: Option<&LakeKey>, id: &str) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the query runtime")?;
-    let found = runtime.block_on(async {
+    let found = crate::query::block_on(async {
         let ctx = crate::query::session(lake, key).await?;
         let sql = "SELECT incident_id FROM incidents WHERE incident_id = $1 LIMIT 1";
         let params = vec![datafusion::scalar::ScalarValue::from(id)];
         crate::report::queries::rows(&ctx, sql, params).await
-    })?;
+    })??;
     if found.is_empty() {
         bail!(
             "the lake holds no incident {id}: check the id (ward query \"SELECT incident_id \

@@ -407,18 +407,9 @@ impl App {
         let access = Use::start("report", report::describe(&kind)).via("http", &caller.0);
         match report::build(&self.lake, self.key.as_ref(), &kind).await {
             Ok(built) => {
-                let rows = built
-                    .sections
-                    .first()
-                    .map_or(0, |main| main.rows.len() as u64);
-                let text = report::render::json(&built).map_err(|err| {
-                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string())
-                })?;
-                let value: Value = serde_json::from_str(&text).map_err(|err| {
-                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string())
-                })?;
+                let rows = built.main_rows();
                 self.record(access, Some(rows)).await?;
-                Ok(Json(value))
+                Ok(Json(report::render::value(&built)))
             }
             Err(err) => {
                 self.record(access, None).await?;

@@ -27,37 +27,71 @@ pub fn data_dir() -> PathBuf {
     dir
 }
 
+/// A path as a command-line argument.
+pub fn arg(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
+
 /// The rule pack the tests detect with.
 pub fn rules_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("detections/rules")
 }
 
-/// `ward replay` of `paths` into `lake` with the rule pack and, if given, an inventory;
-/// fails the test when it fails.
-pub fn replay_into(lake: &Path, inventory: Option<&Path>, paths: &[&Path]) {
-    let utf8 = |path: &Path| path.to_str().expect("a UTF-8 path").to_owned();
-    let mut args = vec!["replay".to_owned(), "--lake".to_owned(), utf8(lake)];
-    args.extend(["--rules".to_owned(), utf8(&rules_dir())]);
+/// `ward replay` of `paths` into `lake` with the rule pack, an inventory if given, and
+/// `extra` flags; fails the test when it fails.
+pub fn replay_into(lake: &Path, inventory: Option<&Path>, paths: &[&Path], extra: &[&str]) {
+    let rules = rules_dir();
+    let mut args = vec!["replay", "--lake", arg(lake), "--rules", arg(&rules)];
     if let Some(inventory) = inventory {
-        args.extend(["--inventory".to_owned(), utf8(inventory)]);
+        args.extend(["--inventory", arg(inventory)]);
     }
-    args.extend(paths.iter().map(|path| utf8(path)));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let output = ward(&args);
-    assert!(
-        output.status.success(),
-        "ward replay: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    args.extend(paths.iter().map(|path| arg(path)));
+    args.extend(extra);
+    succeed(&args);
+}
+
+/// The lab's psexec run (pgustavo from workstation5 to workstation6) and the FHIR
+/// examples replayed into `lake` with [`LAB_INVENTORY`] (written under `dir`) and
+/// `extra` flags.
+pub fn replay_lab(dir: &Path, lake: &Path, extra: &[&str]) {
+    let inventory = dir.join("inventory.toml");
+    std::fs::write(&inventory, LAB_INVENTORY).expect("an inventory");
+    let run = data_dir().join("edr/otrf/empire_psexec_dcerpc_tcp_svcctl/host");
+    let fhir = data_dir().join("ehr/fhir");
+    replay_into(lake, Some(&inventory), &[&run, &fhir], extra);
 }
 
 /// Runs `ward` with `args` and returns what it did.
 pub fn ward(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ward"))
-        .args(args)
-        .env("WARD_LOG", "warn")
-        .output()
-        .expect("the ward binary runs")
+    ward_with(&[], args)
+}
+
+/// Runs `ward` with `args` and the environment variables `env` (and no lake key but one
+/// `env` gives) and returns what it did.
+pub fn ward_with(env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ward"));
+    command.args(args).env("WARD_LOG", "warn");
+    command
+        .env_remove("WARD_LAKE_KEY")
+        .env_remove("WARD_LAKE_KEY_FILE");
+    command.envs(env.iter().copied());
+    command.output().expect("the ward binary runs")
+}
+
+/// Runs `ward` with `args`, fails the test unless it succeeds, and returns its stdout.
+pub fn succeed(args: &[&str]) -> Vec<u8> {
+    succeed_with(&[], args)
+}
+
+/// [`succeed`] with the environment variables `env`.
+pub fn succeed_with(env: &[(&str, &str)], args: &[&str]) -> Vec<u8> {
+    let output = ward_with(env, args);
+    assert!(
+        output.status.success(),
+        "ward {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
 }
 
 /// Parses JSON lines.

@@ -135,6 +135,15 @@ pub struct Report {
     pub generated: DateTime<Utc>,
 }
 
+impl Report {
+    /// Rows of its main table, the count the access log records.
+    pub fn main_rows(&self) -> u64 {
+        self.sections
+            .first()
+            .map_or(0, |main| main.rows.len() as u64)
+    }
+}
+
 /// One table of a report.
 #[derive(Debug, Clone)]
 pub struct Section {
@@ -156,11 +165,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         *patient = patient_id(std::mem::take(patient))?;
     }
     let access = Use::start("report", describe(&kind));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the query runtime")?;
-    let built = runtime.block_on(build(&lake, key.as_ref(), &kind));
+    let built = crate::query::block_on(build(&lake, key.as_ref(), &kind))?;
     let report = match built {
         Ok(report) => report,
         Err(err) => {
@@ -168,10 +173,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
             return Err(err);
         }
     };
-    let rows = report
-        .sections
-        .first()
-        .map_or(0, |main| main.rows.len() as u64);
+    let rows = report.main_rows();
     access.record(&lake, key.as_ref(), Some(rows))?;
 
     let text = match args.output.format {

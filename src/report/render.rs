@@ -114,6 +114,14 @@ pub fn csv(report: &Report) -> Result<String> {
 
 /// The whole report as one JSON object.
 pub fn json(report: &Report) -> Result<String> {
+    let mut text =
+        serde_json::to_string_pretty(&value(report)).context("cannot encode the report")?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// The whole report as one JSON value, as [`json()`] writes it.
+pub fn value(report: &Report) -> Value {
     let facts: Map<String, Value> = report
         .facts
         .iter()
@@ -130,7 +138,7 @@ pub fn json(report: &Report) -> Result<String> {
             })
         })
         .collect();
-    let value = json!({
+    json!({
         "report": report.kind,
         "title": report.title,
         "generated": report.generated.to_rfc3339(),
@@ -139,8 +147,5 @@ pub fn json(report: &Report) -> Result<String> {
         "facts": facts,
         "path": report.path,
         "sections": sections,
-    });
-    let mut text = serde_json::to_string_pretty(&value).context("cannot encode the report")?;
-    text.push('\n');
-    Ok(text)
+    })
 }

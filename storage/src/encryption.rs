@@ -149,7 +149,15 @@ pub fn key_for_reading<'a>(
     root: &Path,
     key: Option<&'a LakeKey>,
 ) -> Result<Option<&'a LakeKey>, StorageError> {
-    match (lake_fingerprint(root)?, key) {
+    check_key(lake_fingerprint(root)?, key)
+}
+
+/// [`key_for_reading`] for a lake whose marker holds `fingerprint` (`None`: plain).
+pub(crate) fn check_key(
+    fingerprint: Option<String>,
+    key: Option<&LakeKey>,
+) -> Result<Option<&LakeKey>, StorageError> {
+    match (fingerprint, key) {
         (None, _) => Ok(None),
         (Some(_), None) => Err(StorageError::KeyRequired),
         (Some(expected), Some(key)) if key.fingerprint() == expected => Ok(Some(key)),

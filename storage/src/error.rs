@@ -191,8 +191,9 @@ impl StorageError {
             | StorageError::KeyRequired
             | StorageError::WrongKey { .. }
             | StorageError::LakeNotEncrypted => Fault::User,
-            StorageError::EncryptionMarkerMissing => Fault::External,
-            StorageError::PlanOutdated { .. } | StorageError::ParquetRead { .. } => Fault::External,
+            StorageError::EncryptionMarkerMissing
+            | StorageError::PlanOutdated { .. }
+            | StorageError::ParquetRead { .. } => Fault::External,
             StorageError::Io { .. }
             | StorageError::Lock { .. }
             | StorageError::ManifestCorrupt { .. }

@@ -107,34 +107,8 @@ impl Lake {
         let mut tail = Tail::empty();
         {
             let _locked = lock.lock()?;
-            let entries = read_manifest(root)?;
-            let live = FileSets::of(&entries).live;
-            // One live file on disk tells whether the lake's files are encrypted.
-            let mut paths: Vec<&String> = live.keys().collect();
-            paths.sort();
-            let sample = paths
-                .into_iter()
-                .map(|path| layout::resolve(root, path))
-                .find(|path| path.is_file());
-            if encryption::lake_fingerprint(root)?.is_none()
-                && sample.is_some_and(|path| encryption::is_encrypted_file(&path))
-            {
-                return Err(StorageError::EncryptionMarkerMissing);
-            }
-            match (encryption::lake_fingerprint(root)?, &key) {
-                (Some(_), _) => {
-                    encryption::key_for_reading(root, key.as_ref())?;
-                }
-                (None, Some(key)) => {
-                    if !live.is_empty() {
-                        return Err(StorageError::LakeNotEncrypted);
-                    }
-                    encryption::mark_encrypted(root, key)?;
-                    info!(root = %root.display(), key = %key.fingerprint(), "lake encrypted");
-                }
-                (None, None) => {}
-            }
-            recovery::recover(root, writer, &mut tail)?;
+            let check = |files: &FileSets| check_opened_encryption(root, files, key.as_ref());
+            recovery::recover(root, writer, &mut tail, check)?;
         }
 
         info!(
@@ -279,9 +253,8 @@ impl Lake {
     /// its key when it is encrypted, plain when it is not. Call with the lock held.
     fn check_encryption(&self) -> Result<(), StorageError> {
         match (encryption::lake_fingerprint(&self.root)?, &self.key) {
-            (Some(_), _) => encryption::key_for_reading(&self.root, self.key.as_ref()).map(|_| ()),
             (None, Some(_)) => Err(StorageError::EncryptionMarkerMissing),
-            (None, None) => Ok(()),
+            (fingerprint, key) => encryption::check_key(fingerprint, key.as_ref()).map(|_| ()),
         }
     }
 
@@ -460,6 +433,39 @@ pub fn committed_offsets(root: &Path) -> Result<BTreeMap<(String, i32), i64>, St
     Ok(Tail::load(&layout::manifest_path(root))?.committed)
 }
 
+/// At open, with the lock held: checks `key` against the lake whose files are `files`.
+/// An encrypted lake needs its own key. A lake without a marker is refused when its
+/// files are encrypted (the marker was removed), and becomes encrypted with `key` when it
+/// has no files yet; one with plain files cannot take a key.
+fn check_opened_encryption(
+    root: &Path,
+    files: &FileSets,
+    key: Option<&LakeKey>,
+) -> Result<(), StorageError> {
+    if let Some(fingerprint) = encryption::lake_fingerprint(root)? {
+        return encryption::check_key(Some(fingerprint), key).map(|_| ());
+    }
+    // One live file on disk tells whether the lake's files are encrypted.
+    let mut paths: Vec<&String> = files.live.keys().collect();
+    paths.sort();
+    let sample = paths
+        .into_iter()
+        .map(|path| layout::resolve(root, path))
+        .find(|path| path.is_file());
+    if sample.is_some_and(|path| encryption::is_encrypted_file(&path)) {
+        return Err(StorageError::EncryptionMarkerMissing);
+    }
+    match key {
+        Some(_) if !files.live.is_empty() => Err(StorageError::LakeNotEncrypted),
+        Some(key) => {
+            encryption::mark_encrypted(root, key)?;
+            info!(root = %root.display(), key = %key.fingerprint(), "lake encrypted");
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
 /// Fails when an entry after `planned_at` could change what a plan of deleting `files`
 /// decided: a hold placed; while an incident hold is in force, incidents committed (they
 /// can widen its days); while a patient or account hold is in force, files committed to
@@ -482,13 +488,13 @@ fn check_plan_current(
     });
     let planned: BTreeSet<&str> = files
         .iter()
-        .filter_map(|file| file.path.rsplit_once('/').map(|(dir, _)| dir))
+        .filter_map(|file| layout::partition_folder(&file.path))
         .collect();
     for entry in entries.iter().filter(|entry| entry.seq > planned_at) {
         let why = match entry.kind {
             EntryKind::Hold => Some("a legal hold was placed"),
             EntryKind::Commit => entry.files.iter().find_map(|file| {
-                let dir = file.path.rsplit_once('/').map_or("", |(dir, _)| dir);
+                let dir = layout::partition_folder(&file.path).unwrap_or("");
                 if incident_held && file.table == layout::INCIDENTS {
                     Some("incidents were committed")
                 } else if content_held && planned.contains(dir) {

@@ -184,6 +184,12 @@ pub(crate) fn partition_dir(table: Table, source: Option<SourceKind>, date: Naiv
     }
 }
 
+/// The partition folder of a lake-relative file path: `events/source=edr/date=2020-09-20`
+/// for `events/source=edr/date=2020-09-20/part-....parquet`.
+pub(crate) fn partition_folder(path: &str) -> Option<&str> {
+    path.rsplit_once('/').map(|(dir, _)| dir)
+}
+
 /// The `date` of a lake-relative partition folder or file path
 /// (`events/source=edr/date=2020-09-20/part-...`), if it has one.
 pub(crate) fn partition_date(path: &str) -> Option<NaiveDate> {

@@ -336,8 +336,7 @@ impl FileSets {
                     self.live.remove(&file.path);
                     self.deleted.insert(file.path.clone());
                 }
-                EntryKind::Delete => {}
-                EntryKind::Hold | EntryKind::Release => {}
+                EntryKind::Delete | EntryKind::Hold | EntryKind::Release => {}
             }
         }
     }

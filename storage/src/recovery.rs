@@ -30,12 +30,19 @@ use crate::layout::{self, Table};
 use crate::manifest::FileSets;
 use crate::tail::Tail;
 
-/// Brings `tail` up to date with the whole manifest, truncating a torn last line, moves
-/// orphan part files to the quarantine and removes dead writers' staging directories.
-/// Call with the lock held and `tail` empty.
-pub(crate) fn recover(root: &Path, writer: &str, tail: &mut Tail) -> Result<(), StorageError> {
+/// Brings `tail` up to date with the whole manifest, truncating a torn last line, passes
+/// the lake's files to `check` (which can stop the recovery there), moves orphan part
+/// files to the quarantine and removes dead writers' staging directories. Call with the
+/// lock held and `tail` empty.
+pub(crate) fn recover(
+    root: &Path,
+    writer: &str,
+    tail: &mut Tail,
+    check: impl FnOnce(&FileSets) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
     let mut files = FileSets::default();
     tail.catch_up(&layout::manifest_path(root), |entry| files.absorb(entry))?;
+    check(&files)?;
     remove_orphans(root, &files)?;
     remove_dead_staging(root, writer)
 }
@@ -92,17 +99,10 @@ pub(crate) fn remove_deleted<'a>(
     // folder; sync the first folder kept, whose entries changed.
     let mut to_sync = BTreeSet::new();
     for mut dir in dirs {
-        loop {
-            let parent = dir.parent().map(Path::to_owned);
-            let is_table_dir = parent.as_deref().is_none_or(|parent| parent == root);
-            match parent {
-                Some(parent) if !is_table_dir && fs::remove_dir(&dir).is_ok() => dir = parent,
-                _ => {
-                    to_sync.insert(dir);
-                    break;
-                }
-            }
+        while dir.parent().is_some_and(|parent| parent != root) && fs::remove_dir(&dir).is_ok() {
+            dir.pop();
         }
+        to_sync.insert(dir);
     }
     to_sync
         .iter()

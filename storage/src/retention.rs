@@ -379,9 +379,7 @@ fn live_partitions(root: &Path, entries: &[ManifestEntry]) -> Result<Vec<Partiti
             line: 0,
             detail,
         };
-        let (dir, _) = file
-            .path
-            .rsplit_once('/')
+        let dir = layout::partition_folder(&file.path)
             .ok_or_else(|| corrupt(format!("{} is not in a partition folder", file.path)))?;
         let table = Table::from_name(&file.table)
             .ok_or_else(|| corrupt(format!("{} names no table", file.path)))?;

@@ -17,20 +17,21 @@
 //! opened the lake, moved to `_quarantine/`, which the report lists), and the head hash
 //! changing from the one an operator recorded (see [`VerifyReport::head`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
+use std::ops::RangeInclusive;
 use std::path::Path;
 
+use chrono::NaiveDate;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
 use crate::StorageError;
-use crate::error::ChainProblem;
 use crate::layout::{self, Table};
-use crate::manifest::{EntryKind, FileRecord, GENESIS_HASH, HoldScope, ManifestEntry};
+use crate::manifest::{EntryKind, FileRecord, FileSets, GENESIS_HASH, HoldScope, ManifestEntry};
 
 /// What [`verify`] found.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -137,16 +138,6 @@ pub enum ChainLink {
     Seq,
 }
 
-impl From<ChainProblem> for ChainLink {
-    fn from(problem: ChainProblem) -> Self {
-        match problem {
-            ChainProblem::HashMismatch => ChainLink::Hash,
-            ChainProblem::PrevMismatch => ChainLink::Prev,
-            ChainProblem::SeqGap => ChainLink::Seq,
-        }
-    }
-}
-
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -236,19 +227,7 @@ pub fn verify(root: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport
 
     let mut unexpected = Vec::new();
     for table in Table::ALL {
-        let dir = layout::table_dir(root, table.name());
-        if !dir.is_dir() {
-            continue;
-        }
-        for found in WalkDir::new(&dir).sort_by_file_name() {
-            let found = found.map_err(|err| {
-                let path = err.path().unwrap_or(&dir).to_owned();
-                StorageError::io("walk", path, err.into())
-            })?;
-            if !found.file_type().is_file() {
-                continue;
-            }
-            let relative = relative_path(root, found.path());
+        for relative in files_in(root, &layout::table_dir(root, table.name()))? {
             if deleted.contains(&relative) {
                 report.awaiting_deletion.push(relative);
             } else if !listed.contains(&relative) {
@@ -264,33 +243,39 @@ pub fn verify(root: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport
         .map(|path| Problem::Unexpected { path });
     report.problems.extend(unexpected);
 
-    let quarantine = root.join(layout::QUARANTINE_DIR);
-    if quarantine.is_dir() {
-        for found in WalkDir::new(&quarantine).sort_by_file_name() {
-            let found = found.map_err(|err| {
-                let path = err.path().unwrap_or(&quarantine).to_owned();
-                StorageError::io("walk", path, err.into())
-            })?;
-            if found.file_type().is_file() {
-                report.quarantined.push(relative_path(root, found.path()));
-            }
-        }
-    }
+    report.quarantined = files_in(root, &root.join(layout::QUARANTINE_DIR))?;
     Ok(report)
 }
 
-/// The files in the lake after `entries`, in commit order, and the paths deleted, noting
-/// deletions of files that were not there as committed (which delete nothing, as
-/// [`FileSets`](crate::FileSets) has it), and of days a period hold kept.
+/// Every file under `dir`, as lake-relative paths in name order; none when `dir` is
+/// absent.
+fn files_in(root: &Path, dir: &Path) -> Result<Vec<String>, StorageError> {
+    let mut files = Vec::new();
+    if !dir.is_dir() {
+        return Ok(files);
+    }
+    for found in WalkDir::new(dir).sort_by_file_name() {
+        let found = found.map_err(|err| {
+            let path = err.path().unwrap_or(dir).to_owned();
+            StorageError::io("walk", path, err.into())
+        })?;
+        if found.file_type().is_file() {
+            files.push(relative_path(root, found.path()));
+        }
+    }
+    Ok(files)
+}
+
+/// The files in the lake after `entries`, in commit order, and the paths deleted, as
+/// [`FileSets`] has them, noting deletions of files that were not there as committed
+/// (which delete nothing) and of days a period hold kept.
 fn follow_files(
     entries: &[ManifestEntry],
     report: &mut VerifyReport,
-) -> (Vec<FileRecord>, BTreeSet<String>) {
-    let mut live: BTreeMap<&str, (u64, &FileRecord)> = BTreeMap::new();
-    let mut deleted = BTreeSet::new();
+) -> (Vec<FileRecord>, HashSet<String>) {
+    let mut files = FileSets::default();
     // Period holds in force, by id: the only holds checkable without the deleted data.
     let mut periods = BTreeMap::new();
-    let mut order = 0;
     for entry in entries {
         match (entry.kind, &entry.hold, entry.releases) {
             (EntryKind::Hold, Some(HoldScope::Period { from, to }), _) => {
@@ -299,47 +284,49 @@ fn follow_files(
             (EntryKind::Release, _, Some(hold)) => {
                 periods.remove(&hold);
             }
+            (EntryKind::Delete, _, _) => {
+                for file in &entry.files {
+                    check_deletion(entry.seq, file, &files, &periods, report);
+                }
+            }
             _ => {}
         }
-        for file in &entry.files {
-            match entry.kind {
-                EntryKind::Commit => {
-                    order += 1;
-                    live.insert(&file.path, (order, file));
-                }
-                EntryKind::Delete => {
-                    if live
-                        .get(file.path.as_str())
-                        .is_none_or(|(_, live)| *live != file)
-                    {
-                        report.problems.push(Problem::BadDeletion {
-                            seq: entry.seq,
-                            path: file.path.clone(),
-                        });
-                        continue;
-                    }
-                    live.remove(file.path.as_str());
-                    deleted.insert(file.path.clone());
-                    let date = layout::partition_date(&file.path);
-                    let held = periods
-                        .iter()
-                        .find(|(_, days)| date.is_some_and(|date| days.contains(&date)));
-                    if let Some((hold, _)) = held {
-                        report.problems.push(Problem::DeletedUnderHold {
-                            seq: entry.seq,
-                            path: file.path.clone(),
-                            hold: *hold,
-                        });
-                    }
-                }
-                EntryKind::Hold | EntryKind::Release => {}
-            }
-        }
+        files.absorb(entry);
     }
-    let mut files: Vec<(u64, &FileRecord)> = live.into_values().collect();
-    files.sort_by_key(|(order, _)| *order);
-    let files = files.into_iter().map(|(_, file)| file.clone()).collect();
-    (files, deleted)
+    let commits = entries
+        .iter()
+        .filter(|entry| entry.kind == EntryKind::Commit);
+    let live = commits
+        .flat_map(|entry| &entry.files)
+        .filter(|file| files.live.contains_key(&file.path))
+        .cloned()
+        .collect();
+    (live, files.deleted)
+}
+
+/// Notes what is wrong with entry `seq` deleting `file` from a lake of `files`, with the
+/// period holds `periods` in force.
+fn check_deletion(
+    seq: u64,
+    file: &FileRecord,
+    files: &FileSets,
+    periods: &BTreeMap<u64, RangeInclusive<NaiveDate>>,
+    report: &mut VerifyReport,
+) {
+    let path = file.path.clone();
+    if files.live.get(&file.path) != Some(file) {
+        report.problems.push(Problem::BadDeletion { seq, path });
+        return;
+    }
+    let date = layout::partition_date(&file.path);
+    let held = periods
+        .iter()
+        .find(|(_, days)| date.is_some_and(|date| days.contains(&date)));
+    if let Some((&hold, _)) = held {
+        report
+            .problems
+            .push(Problem::DeletedUnderHold { seq, path, hold });
+    }
 }
 
 /// Every entry that parses, noting lines that do not.
